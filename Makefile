@@ -1,0 +1,50 @@
+# exitless - one plain top-level Makefile.
+#
+# Each part keeps its rules in <folder>/<folder>.mk, included below; every
+# path in them is relative to this directory.  Outputs are built next to
+# their sources (zpoline/libzpoline.so, hooklib/libzphook_*.so,
+# loaders/zprun), so the commands in README.md work from a checkout.
+#
+#   make          build everything
+#   make deps     install the Debian packages the kit needs (idempotent)
+#   make test     deps + build + every test suite
+#   make demo     deps + build + the main job
+#   make bench    deps + build + benchmarks (tables in docs/BENCHMARKS.md)
+
+CC       := gcc
+CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
+SO_FLAGS := -fPIC -shared
+
+# Debian packages: build tools, the disassembler library, the test and
+# benchmark programs.  `make deps` installs only what is missing.
+DEB_PACKAGES := gcc make binutils-dev libiberty-dev libcmocka-dev pkg-config libseccomp-dev \
+                python3 redis-server redis-tools strace valgrind busybox gnuplot-nox
+
+.PHONY: all deps test demo bench clean
+all:
+
+include zpoline/zpoline.mk
+include hooklib/hooklib.mk
+include loaders/loaders.mk
+include tests/tests.mk
+include bench/bench.mk
+
+all: $(ALL_TARGETS)
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "deps: missing:$$missing; run 'make deps' as root (or apt-get install$$missing)"; exit 1; \
+	else echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: deps all
+	@bash tests/demo.sh
+
+clean:
+	rm -f $(ALL_TARGETS) $(CLEAN_FILES)
+	find . -name '*.o' -delete

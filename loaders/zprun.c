@@ -1,0 +1,481 @@
+/*
+ * zprun - run a program with every system call routed through a zpoline hook.
+ *
+ *   zprun [--hook NAME|PATH] [--verbose] [--] prog args...
+ *
+ * zprun does not hook anything itself.  It prepares the environment that
+ * libzpoline.so needs and then replaces itself with the program (execvp), so
+ * the program keeps zprun's PID and its exit status reaches the caller
+ * unchanged:
+ *
+ *   LD_PRELOAD  <kit>/zpoline/libzpoline.so, prepended to any existing value
+ *   LIBZPHOOK   absolute path of the hook library (only with --hook)
+ *   ZP_VERBOSE  1 (only with --verbose)
+ *
+ * The libraries are found relative to zprun's own executable, so a checkout
+ * works from anywhere without installation:
+ *
+ *   <dir of zprun>/../zpoline/libzpoline.so
+ *   <dir of zprun>/../hooklib/libzphook_NAME.so
+ *
+ * Before exec'ing, zprun checks that this process may map virtual page 0
+ * (where libzpoline puts its trampoline).  If it may not, it says why and what
+ * to do in one line, instead of letting libzpoline fail inside the program.
+ *
+ * Exit status: the program's own; 2 for bad usage or an unknown hook; 126 when
+ * page 0 cannot be mapped, the kit is incomplete or the program cannot be
+ * executed; 127 when the program is not found (as a shell does).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum {
+	EXIT_USAGE = 2,          /* bad command line, unknown hook */
+	EXIT_CANNOT_RUN = 126,   /* page 0, missing kit library, exec refused */
+	EXIT_NOT_FOUND = 127,    /* program not found, like a shell */
+};
+
+/* Linux capability number of CAP_SYS_RAWIO: it lets a process map below
+ * vm.mmap_min_addr.  Spelled out to avoid depending on libcap headers. */
+#define CAP_SYS_RAWIO_BIT 17
+
+/* Hook library NAME is <kit>/hooklib/HOOK_PREFIX NAME HOOK_SUFFIX. */
+#define HOOK_PREFIX "libzphook_"
+#define HOOK_SUFFIX ".so"
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Options live in one table so later issues can add theirs (--mechanism,
+ * --loader) by adding a row and a case in apply_option().  Rows with
+ * implemented == false are listed in --help as planned and rejected cleanly.
+ */
+enum option_id {
+	OPT_HELP,
+	OPT_HOOK,
+	OPT_VERBOSE,
+	OPT_MECHANISM,
+	OPT_LOADER,
+};
+
+struct option_row {
+	enum option_id id;
+	const char *long_name;   /* without the leading "--" */
+	const char *short_name;  /* e.g. "-h", or NULL */
+	const char *arg_name;    /* NULL if the option takes no argument */
+	bool implemented;
+	const char *help;
+};
+
+static const struct option_row option_table[] = {
+	{ OPT_HOOK, "hook", NULL, "NAME|PATH", true,
+	  "hook library: a NAME in <kit>/hooklib/libzphook_NAME.so, or a PATH\n"
+	  "                        (contains '/' or ends in .so). Default: no hook\n"
+	  "                        (plain pass-through; an inherited LIBZPHOOK is kept)" },
+	{ OPT_VERBOSE, "verbose", "-v", NULL, true,
+	  "print what zprun sets up; set ZP_VERBOSE=1 for libzpoline" },
+	{ OPT_HELP, "help", "-h", NULL, true,
+	  "show this help and exit" },
+	{ OPT_MECHANISM, "mechanism", NULL, "NAME", false,
+	  "(planned) how system calls are caught" },
+	{ OPT_LOADER, "loader", NULL, NULL, false,
+	  "(planned) start the program through the exitless loader" },
+};
+#define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
+
+struct settings {
+	const char *hook;        /* as given on the command line, or NULL */
+	bool verbose;
+	char **program_argv;     /* points into argv: prog args... NULL */
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: zprun [OPTIONS] [--] PROGRAM [ARGS...]\n"
+		"Run PROGRAM with every system call routed through libzpoline.so and,\n"
+		"optionally, a hook library. The exit status is PROGRAM's own.\n"
+		"\nOptions:\n");
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_row *row = &option_table[i];
+		char left[64];
+		snprintf(left, sizeof left, "%s%s--%s%s%s",
+			 row->short_name ? row->short_name : "",
+			 row->short_name ? ", " : "    ",
+			 row->long_name,
+			 row->arg_name ? " " : "",
+			 row->arg_name ? row->arg_name : "");
+		fprintf(out, "  %-20s  %s\n", left, row->help);
+	}
+	fprintf(out,
+		"\nExamples:\n"
+		"  zprun --hook count -- redis-server --port 7000 --save ''\n"
+		"  zprun --hook trace -- ls /\n"
+		"\nExit status: PROGRAM's; 2 bad usage or unknown hook; 126 page 0 cannot be\n"
+		"mapped, kit library missing or PROGRAM not executable; 127 PROGRAM not found.\n");
+}
+
+static void usage_error(const char *fmt, const char *what)
+{
+	fputs("zprun: ", stderr);
+	fprintf(stderr, fmt, what);
+	fputs(" (try 'zprun --help')\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/* Find the table row for ARG ("--name", "--name=value" or a short name).
+ * *inline_value gets the part after '=' if there is one. */
+static const struct option_row *find_option(const char *arg, const char **inline_value)
+{
+	*inline_value = NULL;
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_row *row = &option_table[i];
+		if (row->short_name && strcmp(arg, row->short_name) == 0)
+			return row;
+		if (strncmp(arg, "--", 2) != 0)
+			continue;
+		size_t len = strlen(row->long_name);
+		if (strncmp(arg + 2, row->long_name, len) != 0)
+			continue;
+		if (arg[2 + len] == '\0')
+			return row;
+		if (arg[2 + len] == '=') {
+			*inline_value = arg + 2 + len + 1;
+			return row;
+		}
+	}
+	return NULL;
+}
+
+static void apply_option(struct settings *settings, const struct option_row *row, const char *value)
+{
+	if (!row->implemented)
+		usage_error("--%s is not implemented yet", row->long_name);
+	switch (row->id) {
+	case OPT_HELP:
+		print_help(stdout);
+		exit(0);
+	case OPT_HOOK:
+		if (value[0] == '\0')
+			usage_error("%s needs a hook name or path", "--hook");
+		settings->hook = value;
+		break;
+	case OPT_VERBOSE:
+		settings->verbose = true;
+		break;
+	case OPT_MECHANISM:
+	case OPT_LOADER:
+		break;  /* unreachable while not implemented */
+	}
+}
+
+/* Options stop at "--" or at the first argument that is not an option, so
+ * "zprun ls -l" passes -l to ls. */
+static struct settings parse_command_line(int argc, char **argv)
+{
+	struct settings settings = { 0 };
+	int i = 1;
+	while (i < argc) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (arg[0] != '-' || arg[1] == '\0')
+			break;
+		const char *value;
+		const struct option_row *row = find_option(arg, &value);
+		if (row == NULL)
+			usage_error("unknown option '%s'", arg);
+		if (row->arg_name == NULL && value != NULL)
+			usage_error("--%s takes no argument", row->long_name);
+		if (row->arg_name != NULL && value == NULL) {
+			if (i + 1 >= argc)
+				usage_error("--%s needs an argument", row->long_name);
+			value = argv[++i];
+		}
+		apply_option(&settings, row, value);
+		i++;
+	}
+	if (i >= argc)
+		usage_error("%s", "no program given");
+	settings.program_argv = &argv[i];
+	return settings;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the kit's libraries                                         */
+/* ------------------------------------------------------------------ */
+
+/* Directory holding the zprun executable, without a trailing slash. */
+static void find_own_directory(char *dir, size_t size)
+{
+	ssize_t len = readlink("/proc/self/exe", dir, size - 1);
+	if (len < 0) {
+		fprintf(stderr, "zprun: cannot read /proc/self/exe: %s (is /proc mounted?)\n",
+			strerror(errno));
+		exit(EXIT_CANNOT_RUN);
+	}
+	dir[len] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';   /* zprun in "/": keep the root */
+	else if (slash != NULL)
+		*slash = '\0';
+}
+
+/* snprintf into a path buffer; a path too long for PATH_MAX is an error,
+ * never a silently truncated (and possibly different) file name. */
+__attribute__((format(printf, 3, 4)))
+static void format_path(char *out, size_t size, const char *fmt, ...)
+{
+	va_list args;
+	va_start(args, fmt);
+	int len = vsnprintf(out, size, fmt, args);
+	va_end(args);
+	if (len < 0 || (size_t)len >= size) {
+		fprintf(stderr, "zprun: path too long (over %zu bytes)\n", size - 1);
+		exit(EXIT_CANNOT_RUN);
+	}
+}
+
+static bool ends_with(const char *text, const char *suffix)
+{
+	size_t text_len = strlen(text), suffix_len = strlen(suffix);
+	return text_len >= suffix_len && strcmp(text + text_len - suffix_len, suffix) == 0;
+}
+
+static int is_hook_library_entry(const struct dirent *entry)
+{
+	return strncmp(entry->d_name, HOOK_PREFIX, strlen(HOOK_PREFIX)) == 0 &&
+	       ends_with(entry->d_name, HOOK_SUFFIX) &&
+	       strlen(entry->d_name) > strlen(HOOK_PREFIX HOOK_SUFFIX);
+}
+
+/* One line: the hook names found in HOOK_DIR, sorted. */
+static void report_unknown_hook(const char *name, const char *hook_dir)
+{
+	struct dirent **entries;
+	int count = scandir(hook_dir, &entries, is_hook_library_entry, alphasort);
+	fprintf(stderr, "zprun: unknown hook '%s'; available in %s:", name, hook_dir);
+	if (count <= 0)
+		fputs(" none (build them with 'make')", stderr);
+	for (int i = 0; i < count; i++) {
+		const char *file = entries[i]->d_name;
+		int name_len = (int)(strlen(file) - strlen(HOOK_PREFIX) - strlen(HOOK_SUFFIX));
+		fprintf(stderr, " %.*s", name_len, file + strlen(HOOK_PREFIX));
+		free(entries[i]);
+	}
+	if (count > 0)
+		free(entries);
+	fputs(" (or give a path)\n", stderr);
+}
+
+/* Absolute, canonical path of the hook library named by --hook. */
+static void resolve_hook(const char *hook, const char *own_dir, char *resolved)
+{
+	bool is_path = strchr(hook, '/') != NULL || ends_with(hook, ".so");
+	if (is_path) {
+		if (realpath(hook, resolved) == NULL) {
+			fprintf(stderr, "zprun: hook library '%s': %s\n", hook, strerror(errno));
+			exit(EXIT_USAGE);
+		}
+		return;
+	}
+	char hook_dir[PATH_MAX], candidate[PATH_MAX];
+	format_path(hook_dir, sizeof hook_dir, "%s/../hooklib", own_dir);
+	/* Canonical form only to make messages readable; keep ".." if absent. */
+	char canonical_dir[PATH_MAX];
+	if (realpath(hook_dir, canonical_dir) != NULL)
+		memcpy(hook_dir, canonical_dir, sizeof hook_dir);
+	format_path(candidate, sizeof candidate, "%s/" HOOK_PREFIX "%s" HOOK_SUFFIX, hook_dir, hook);
+	if (realpath(candidate, resolved) == NULL) {
+		report_unknown_hook(hook, hook_dir);
+		exit(EXIT_USAGE);
+	}
+}
+
+static void resolve_libzpoline(const char *own_dir, char *resolved)
+{
+	char candidate[PATH_MAX];
+	format_path(candidate, sizeof candidate, "%s/../zpoline/libzpoline.so", own_dir);
+	if (realpath(candidate, resolved) == NULL) {
+		fprintf(stderr, "zprun: %s: %s (build the kit with 'make')\n",
+			candidate, strerror(errno));
+		exit(EXIT_CANNOT_RUN);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Page 0                                                              */
+/* ------------------------------------------------------------------ */
+
+static long read_mmap_min_addr(void)
+{
+	FILE *file = fopen("/proc/sys/vm/mmap_min_addr", "r");
+	long value = -1;
+	if (file != NULL) {
+		if (fscanf(file, "%ld", &value) != 1)
+			value = -1;
+		fclose(file);
+	}
+	return value;
+}
+
+/* Whether CapEff in /proc/self/status has CAP_SYS_RAWIO; false if unknown. */
+static bool has_cap_sys_rawio(void)
+{
+	FILE *file = fopen("/proc/self/status", "r");
+	if (file == NULL)
+		return false;
+	char line[256];
+	unsigned long long effective = 0;
+	bool found = false;
+	while (fgets(line, sizeof line, file) != NULL)
+		if (sscanf(line, "CapEff: %llx", &effective) == 1) {
+			found = true;
+			break;
+		}
+	fclose(file);
+	return found && (effective >> CAP_SYS_RAWIO_BIT) & 1;
+}
+
+/* Whether this process is in a user namespace other than the initial one
+ * (e.g. "unshare -r"): there uid 0 has no capabilities on the host, so
+ * CapEff looks full but page 0 is still refused. */
+static bool in_child_user_namespace(void)
+{
+	FILE *file = fopen("/proc/self/uid_map", "r");
+	if (file == NULL)
+		return false;
+	unsigned long inside, outside, count;
+	bool initial = fscanf(file, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
+		       inside == 0 && outside == 0 && count == 4294967295UL;
+	fclose(file);
+	return !initial;
+}
+
+/*
+ * Try to map page 0 the way libzpoline will.  MAP_FIXED_NOREPLACE never
+ * clobbers an existing mapping.  EEXIST means page 0 is already mapped: that
+ * happens when zprun itself runs under libzpoline (nested zprun), whose
+ * trampoline is there, so the program will be able to have one too.
+ */
+static bool can_map_page_zero(int *error)
+{
+	long page_size = sysconf(_SC_PAGESIZE);
+	void *page = mmap(NULL, (size_t)page_size, PROT_READ,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (page == MAP_FAILED) {
+		*error = errno;
+		return errno == EEXIST;
+	}
+	munmap(page, (size_t)page_size);
+	/* A kernel without MAP_FIXED_NOREPLACE (< 4.17) treats the address as a
+	 * hint and may place the page elsewhere: that is a failure too. */
+	*error = EPERM;
+	return page == NULL;
+}
+
+/* One line naming the cause and the fix, then exit 126. */
+static void report_page_zero_refused(int error)
+{
+	long min_addr = read_mmap_min_addr();
+	bool selinux = access("/sys/fs/selinux", F_OK) == 0;
+	char cause[160];
+
+	if (geteuid() != 0)
+		snprintf(cause, sizeof cause, "not root, vm.mmap_min_addr=%ld", min_addr);
+	else if (in_child_user_namespace())
+		snprintf(cause, sizeof cause, "root only inside a user namespace, vm.mmap_min_addr=%ld", min_addr);
+	else if (!has_cap_sys_rawio())
+		snprintf(cause, sizeof cause, "root without CAP_SYS_RAWIO, vm.mmap_min_addr=%ld", min_addr);
+	else
+		snprintf(cause, sizeof cause, "vm.mmap_min_addr=%ld", min_addr);
+
+	fprintf(stderr, "zprun: cannot map page 0 for the zpoline trampoline (%s: %s): "
+		"run as root, or sysctl -w vm.mmap_min_addr=0%s\n",
+		cause, strerror(error),
+		selinux ? "; SELinux is present: also setsebool -P mmap_low_allowed 1" : "");
+	exit(EXIT_CANNOT_RUN);
+}
+
+/* ------------------------------------------------------------------ */
+/* Environment and exec                                                */
+/* ------------------------------------------------------------------ */
+
+static void set_variable(const char *name, const char *value, bool verbose)
+{
+	if (setenv(name, value, 1) != 0) {
+		fprintf(stderr, "zprun: setenv %s: %s\n", name, strerror(errno));
+		exit(EXIT_CANNOT_RUN);
+	}
+	if (verbose)
+		fprintf(stderr, "zprun: %s=%s\n", name, value);
+}
+
+/* libzpoline goes first so it is initialised before other preloaded code
+ * runs; whatever the user preloaded is kept after it. */
+static void prepend_ld_preload(const char *library, bool verbose)
+{
+	const char *existing = getenv("LD_PRELOAD");
+	if (existing == NULL || existing[0] == '\0') {
+		set_variable("LD_PRELOAD", library, verbose);
+		return;
+	}
+	size_t size = strlen(library) + 1 + strlen(existing) + 1;
+	char *combined = malloc(size);
+	if (combined == NULL) {
+		fputs("zprun: out of memory\n", stderr);
+		exit(EXIT_CANNOT_RUN);
+	}
+	snprintf(combined, size, "%s:%s", library, existing);
+	set_variable("LD_PRELOAD", combined, verbose);
+	free(combined);
+}
+
+int main(int argc, char **argv)
+{
+	struct settings settings = parse_command_line(argc, argv);
+
+	char own_dir[PATH_MAX];
+	find_own_directory(own_dir, sizeof own_dir);
+
+	char libzpoline_path[PATH_MAX];
+	resolve_libzpoline(own_dir, libzpoline_path);
+
+	char hook_path[PATH_MAX];
+	if (settings.hook != NULL)
+		resolve_hook(settings.hook, own_dir, hook_path);
+
+	int error;
+	if (!can_map_page_zero(&error))
+		report_page_zero_refused(error);
+
+	prepend_ld_preload(libzpoline_path, settings.verbose);
+	if (settings.hook != NULL)
+		set_variable("LIBZPHOOK", hook_path, settings.verbose);
+	if (settings.verbose) {
+		set_variable("ZP_VERBOSE", "1", settings.verbose);
+		fprintf(stderr, "zprun: exec %s\n", settings.program_argv[0]);
+	}
+
+	execvp(settings.program_argv[0], settings.program_argv);
+
+	/* Only reached if exec failed: report like a shell does. */
+	int exec_error = errno;
+	bool named_by_path = strchr(settings.program_argv[0], '/') != NULL;
+	fprintf(stderr, "zprun: %s: %s\n", settings.program_argv[0],
+		exec_error == ENOENT && !named_by_path ? "command not found" : strerror(exec_error));
+	return exec_error == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+}

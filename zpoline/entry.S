@@ -1,0 +1,277 @@
+/*
+ * entry.S - where every rewritten system call arrives, and the kit's own
+ * system call instructions.
+ *
+ * A rewritten site is `call *%rax` with %rax = the system call number.  The
+ * call lands in the trampoline at address %rax (trampoline.c), which hops to
+ * a stub that jumps here.  On arrival:
+ *
+ *     %rax      system call number
+ *     %rdi %rsi %rdx %r10 %r8 %r9   its arguments, as for `syscall`
+ *     (%rsp)    return address = site + 2
+ *
+ * `syscall` itself changes only %rax (result), %rcx and %r11, and touches no
+ * memory.  A C hook clobbers every caller-saved register, so everything else
+ * that C may touch is saved here and restored, and nothing is written into
+ * the 120 bytes of the caller's red zone that lie below the return address
+ * (the psABI lets leaf code keep data there across a `syscall`).
+ */
+
+	.text
+
+/* Layout of struct zp_frame (dispatch.h), lowest address first. */
+#define FRAME_QWORDS 13
+#define RED_ZONE_SKIP 120	/* 128-byte red zone minus the return-address slot */
+
+	.globl	zp_entry
+	.type	zp_entry, @function
+	.hidden	zp_entry
+zp_entry:
+	.cfi_startproc
+	/*
+	 * rt_sigreturn reads the signal frame at the stack pointer the signal
+	 * handler returned with, so it must run with the site's %rsp and no
+	 * frame of ours: drop the return address and issue it directly.
+	 */
+	cmpq	$15, %rax
+	je	.Lsigreturn
+
+	/* Step over the caller's red zone before pushing anything. */
+	leaq	-RED_ZONE_SKIP(%rsp), %rsp
+
+	/*
+	 * Save the argument registers (syscall preserves them, C does not),
+	 * the number, and the callee-saved registers: the latter are needed
+	 * only by the child of clone-with-a-new-stack, which resumes the
+	 * application from a copy of this frame (next.c).
+	 */
+	pushq	%r9
+	pushq	%r8
+	pushq	%r10
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%rax
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+
+	movq	%rsp, %rbx		/* %rbx = struct zp_frame * (callee-saved) */
+
+	/*
+	 * The hook is C and may use x87/SSE/AVX registers, which `syscall`
+	 * preserves.  Unless the hook library declared ZPHOOK_NO_VECTOR, save
+	 * the enabled state (XCR0 minus AMX) with XSAVEC/XSAVE below the frame.
+	 */
+	cmpb	$0, zp_vec_save(%rip)
+	jne	.Lsave_vector
+
+	andq	$-16, %rsp		/* psABI: 16-byte aligned at the call */
+	movq	%rbx, %rdi
+	call	zp_dispatch
+	jmp	.Lrestore_gprs
+
+.Lsave_vector:
+	subq	zp_vec_size(%rip), %rsp
+	andq	$-64, %rsp		/* XSAVE area must be 64-byte aligned */
+	/*
+	 * XRSTOR faults unless bytes 8..63 of the XSAVE header are zero
+	 * (SDM Vol. 1, 13.4.2); XSAVE/XSAVEC write only the first 16.
+	 * General-purpose stores: no vector register is saved yet.
+	 */
+	movq	$0, 512+8(%rsp)
+	movq	$0, 512+16(%rsp)
+	movq	$0, 512+24(%rsp)
+	movq	$0, 512+32(%rsp)
+	movq	$0, 512+40(%rsp)
+	movq	$0, 512+48(%rsp)
+	movq	$0, 512+56(%rsp)
+	movl	zp_vec_mask(%rip), %eax
+	movl	zp_vec_mask+4(%rip), %edx
+	cmpb	$0, zp_vec_compact(%rip)
+	je	1f
+	xsavec64 (%rsp)
+	jmp	2f
+1:	xsave64	(%rsp)
+2:	movq	%rbx, %rdi
+	call	zp_dispatch
+	movq	%rax, %r12		/* result; %r12 is restored below */
+	movl	zp_vec_mask(%rip), %eax
+	movl	zp_vec_mask+4(%rip), %edx
+	xrstor64 (%rsp)
+	movq	%r12, %rax
+
+.Lrestore_gprs:
+	movq	%rbx, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	addq	$8, %rsp		/* the saved number: %rax holds the result */
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%r10
+	popq	%r8
+	popq	%r9
+	leaq	RED_ZONE_SKIP(%rsp), %rsp
+	ret
+
+.Lsigreturn:
+	addq	$8, %rsp
+	jmp	zp_sigreturn_site
+	.cfi_endproc
+	.size	zp_entry, .-zp_entry
+
+/*
+ * long zp_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+ *
+ * The kit's own system call: moves the C arguments into the kernel's
+ * registers and executes `syscall`.  This instruction lies in libzpoline's
+ * text, which the rewriter never touches, so it always reaches the kernel.
+ */
+	.globl	zp_raw_syscall
+	.type	zp_raw_syscall, @function
+	.hidden	zp_raw_syscall
+zp_raw_syscall:
+	.cfi_startproc
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	movq	%rdx, %rsi
+	movq	%rcx, %rdx
+	movq	%r8, %r10
+	movq	%r9, %r8
+	movq	8(%rsp), %r9
+	syscall
+	ret
+	.cfi_endproc
+	.size	zp_raw_syscall, .-zp_raw_syscall
+
+/* rt_sigreturn, on the stack the signal handler returned with. */
+	.globl	zp_sigreturn_site
+	.hidden	zp_sigreturn_site
+zp_sigreturn_site:
+	syscall
+	ud2				/* rt_sigreturn does not return */
+
+/*
+ * long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5)
+ *
+ * clone or clone3 whose child starts on a new stack.  The caller (next.c)
+ * has already written a struct zp_child_frame at the child's initial stack
+ * pointer: the application's callee-saved registers, %rdi, %rsi and the
+ * return address of the site.  The parent simply returns.  The child has
+ * none of the hook's frames (they live on the parent's stack), so it pops
+ * the application's registers from that copy and returns straight to the
+ * site with %rax = 0 and %rsp = the stack the application asked for, as if
+ * `syscall` had run in place.
+ */
+	.globl	zp_clone_newstack
+	.type	zp_clone_newstack, @function
+	.hidden	zp_clone_newstack
+zp_clone_newstack:
+	.cfi_startproc
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	movq	%rdx, %rsi
+	movq	%rcx, %rdx
+	movq	%r8, %r10
+	movq	%r9, %r8
+	syscall
+	testq	%rax, %rax
+	jz	1f
+	ret
+1:	/* child: %rsp points at struct zp_child_frame */
+	.cfi_undefined rip
+	/*
+	 * Per-thread set-up (sud.c), in C: keep the argument registers the
+	 * kernel preserved for the child (Go's runtime reads %r9 here).
+	 */
+	movq	%rsp, %rbx		/* popped from the frame below anyway */
+	andq	$-16, %rsp
+	pushq	%rdx
+	pushq	%r10
+	pushq	%r8
+	pushq	%r9
+	call	zp_child_started
+	popq	%r9
+	popq	%r8
+	popq	%r10
+	popq	%rdx
+	movq	%rbx, %rsp
+	xorl	%eax, %eax		/* the child's result */
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	popq	%rdi
+	popq	%rsi
+	ret
+	.cfi_endproc
+	.size	zp_clone_newstack, .-zp_clone_newstack
+
+/*
+ * long zp_vfork_shared_stack(long nr, long a1, long a2, long a3, long a4,
+ *                            long a5, void *save, void *top)
+ *
+ * vfork, or clone(CLONE_VM) without a new stack: the child runs on the
+ * parent's stack while the parent sleeps.  The child returns through the
+ * hook's frames and on into the application, which calls further (execve
+ * comes back through the hook), overwriting the frames the parent will
+ * return through when it wakes.  So: copy [%rsp, top) - every frame from
+ * here up to the application's stack pointer at the site - to `save`
+ * before the call, and in the parent copy it back before using the stack
+ * again.  The child (rax == 0) just returns.
+ */
+	.globl	zp_vfork_shared_stack
+	.type	zp_vfork_shared_stack, @function
+	.hidden	zp_vfork_shared_stack
+zp_vfork_shared_stack:
+	.cfi_startproc
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	movq	%rdi, %rax		/* nr */
+	movq	%rsi, %r11		/* a1 */
+	movq	%rdx, %r12		/* a2 */
+	movq	%rcx, %r13		/* a3 */
+	movq	%r8, %r10		/* a4 */
+	movq	%r9, %r8		/* a5 */
+	movq	40(%rsp), %rbx		/* save (7th argument, after 4 pushes) */
+	movq	48(%rsp), %rbp		/* top */
+	movq	%rsp, %rsi
+	movq	%rbx, %rdi
+	movq	%rbp, %rcx
+	subq	%rsp, %rcx
+	rep movsb			/* save = [rsp, top) */
+	movq	%r11, %rdi
+	movq	%r12, %rsi
+	movq	%r13, %rdx
+	syscall
+	testq	%rax, %rax
+	jz	1f
+	/* parent (or failure): nothing below here is trusted until restored */
+	movq	%rax, %r11
+	movq	%rbx, %rsi
+	movq	%rsp, %rdi
+	movq	%rbp, %rcx
+	subq	%rsp, %rcx
+	rep movsb
+	movq	%r11, %rax
+1:	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
+	.cfi_endproc
+	.size	zp_vfork_shared_stack, .-zp_vfork_shared_stack
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,66 @@
+/*
+ * raw.c - libc-free helpers for code on the hooked path.
+ *
+ * Everything here goes through zp_raw_syscall, whose `syscall` instruction
+ * is never rewritten, so these helpers work before, during and after the
+ * rewriting and never re-enter the hook.
+ */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "zpoline.h"
+
+size_t zp_strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+void zp_write_str(int fd, const char *s)
+{
+	size_t len = zp_strlen(s);
+	while (len > 0) {
+		long r = zp_raw_syscall(SYS_write, fd, (long)s, (long)len, 0, 0, 0);
+		if (r == -4)  /* EINTR */
+			continue;
+		if (r <= 0)
+			return;
+		s += r;
+		len -= (size_t)r;
+	}
+}
+
+void zp_fmt_hex(char *out, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	out[0] = '0';
+	out[1] = 'x';
+	for (int i = 0; i < 16; i++)
+		out[2 + i] = digits[(v >> (60 - 4 * i)) & 0xf];
+	out[18] = '\0';
+}
+
+/* Print "zpoline: <msg>" and die the way a bad jump to address 0 would: by SIGSEGV. */
+void zp_die(const char *msg)
+{
+	zp_write_str(2, "zpoline: ");
+	zp_write_str(2, msg);
+	zp_write_str(2, "\n");
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { 0 };
+	zp_raw_syscall(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, 8, 0, 0);
+	long tid = zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	long pid = zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	zp_raw_syscall(SYS_tgkill, pid, tid, SIGSEGV, 0, 0, 0);
+	for (;;)
+		zp_raw_syscall(SYS_exit_group, 128 + SIGSEGV, 0, 0, 0, 0, 0);
+}
+
+void *zp_mmap_anon(size_t len)
+{
+	long r = zp_raw_syscall(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (r < 0 && r > -4096) ? NULL : (void *)r;
+}

@@ -1,0 +1,113 @@
+/*
+ * zpoline.h - the pieces of libzpoline and how they meet.
+ *
+ * Everything on the path of a hooked system call (entry.S, dispatch.c,
+ * next.c, sites.c, raw.c) is built with -mgeneral-regs-only and calls no
+ * libc: when the hook declares ZPHOOK_NO_VECTOR the application's vector
+ * registers are not saved, so nothing on that path may touch them.
+ */
+#ifndef EXITLESS_ZPOLINE_H
+#define EXITLESS_ZPOLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../hooklib/zphook.h"
+
+#define ZP_HIDDEN __attribute__((visibility("hidden")))
+
+/* What entry.S pushes, lowest address first (keep in step with entry.S). */
+struct zp_frame {
+	uint64_t r15, r14, r13, r12, rbp, rbx;
+	uint64_t nr;
+	uint64_t rdi, rsi, rdx, r10, r8, r9;
+};
+/* entry.S steps over this much of the red zone above the frame. */
+#define ZP_RED_ZONE_SKIP 120
+
+/* The return address of the site: site + 2. */
+static inline uint64_t zp_frame_return(const struct zp_frame *f)
+{
+	return *(const uint64_t *)((const char *)(f + 1) + ZP_RED_ZONE_SKIP);
+}
+/* The application's stack pointer at the site (just above the return address). */
+static inline uint64_t zp_frame_site_rsp(const struct zp_frame *f)
+{
+	return (uint64_t)((const char *)(f + 1) + ZP_RED_ZONE_SKIP + 8);
+}
+
+/* What the child of clone-with-a-new-stack pops (entry.S: zp_clone_newstack). */
+struct zp_child_frame {
+	uint64_t r15, r14, r13, r12, rbp, rbx;
+	uint64_t rdi, rsi;
+	uint64_t ret;
+};
+
+/* entry.S */
+ZP_HIDDEN void zp_entry(void);
+ZP_HIDDEN long zp_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+ZP_HIDDEN long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5);
+ZP_HIDDEN long zp_vfork_shared_stack(long nr, long a1, long a2, long a3, long a4, long a5,
+				     void *save, void *top);
+ZP_HIDDEN extern char zp_sigreturn_site[];
+
+/* vector.c: read by entry.S on every call */
+ZP_HIDDEN extern uint8_t zp_vec_save;     /* save vector state around the hook */
+ZP_HIDDEN extern uint8_t zp_vec_compact;  /* XSAVEC available */
+ZP_HIDDEN extern uint64_t zp_vec_mask;    /* XCR0 minus AMX */
+ZP_HIDDEN extern uint64_t zp_vec_size;    /* bytes of XSAVE area (+64 for alignment) */
+ZP_HIDDEN void zp_vector_init(void);
+/* Save/restore vector state around rare C work that uses libc (rewriting). */
+#define ZP_VEC_BUF_MAX 4096
+ZP_HIDDEN int zp_vector_save(void *area64);
+ZP_HIDDEN void zp_vector_restore(void *area64);
+
+/* trampoline.c */
+ZP_HIDDEN int zp_trampoline_setup(void);  /* 0, or exits with a message */
+ZP_HIDDEN int zp_is_trampoline(uint64_t start, uint64_t end);
+
+/* sites.c: the set of rewritten sites (address of the 2-byte instruction) */
+ZP_HIDDEN int zp_sites_add(uint64_t addr);
+ZP_HIDDEN int zp_sites_contains(uint64_t addr);
+ZP_HIDDEN size_t zp_sites_count(void);
+
+/* rewrite_maps.c: rewriting code in this process */
+struct zp_rewrite_stats {
+	size_t mappings, bytes, sites, sysenter, redzone;
+};
+ZP_HIDDEN int zp_rewrite_all(struct zp_rewrite_stats *st);
+ZP_HIDDEN int zp_rewrite_range(uint64_t start, uint64_t len, int prot, struct zp_rewrite_stats *st);
+ZP_HIDDEN void zp_rewrite_new_exec(uint64_t start, uint64_t len, int prot);
+ZP_HIDDEN extern int zp_rewrite_enabled;  /* 0 while the hook library is loaded */
+ZP_HIDDEN extern uint64_t zp_self_start, zp_self_end;  /* libzpoline's own text */
+
+/* next.c: performing the real call for the hook */
+ZP_HIDDEN long zp_next(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* dispatch.c */
+ZP_HIDDEN extern zphook_fn zp_hook;
+ZP_HIDDEN long zp_dispatch(struct zp_frame *f);
+ZP_HIDDEN struct zp_frame *zp_current_frame(void);
+
+/* env_follow.c: carrying the hook across execve */
+ZP_HIDDEN void zp_env_capture(char **envp);
+ZP_HIDDEN int zp_env_export(const char *name, const char *value);
+ZP_HIDDEN long zp_execve_with_env(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* hookload.c */
+ZP_HIDDEN void zp_hook_load(void);
+
+/* sud.c: Syscall User Dispatch, for sites that cannot become calls */
+ZP_HIDDEN extern int zp_sud_enabled;
+ZP_HIDDEN int zp_sud_setup(int catch_all);
+ZP_HIDDEN void zp_child_started(void);
+ZP_HIDDEN void zp_sud_allow(void);
+ZP_HIDDEN void zp_sud_block(void);
+
+/* raw.c: small libc-free helpers for the hot path and messages */
+ZP_HIDDEN void zp_write_str(int fd, const char *s);
+ZP_HIDDEN size_t zp_strlen(const char *s);
+ZP_HIDDEN void zp_fmt_hex(char *out, uint64_t v);  /* 0x + 16 digits + NUL */
+ZP_HIDDEN _Noreturn void zp_die(const char *msg);
+ZP_HIDDEN void *zp_mmap_anon(size_t len);
+
+#endif
