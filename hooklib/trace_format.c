@@ -138,6 +138,7 @@ static const struct call_format call_formats[] = {
 	[SYS_umask]      = ARGS(ARG_MODE),
 	[SYS_sync]       = NO_ARGS,
 	[SYS_fsync]      = ARGS(ARG_FD),
+	[SYS_fadvise64]  = ARGS(ARG_FD, ARG_LONG, ARG_LONG, ARG_INT),
 
 	/* memory */
 	[SYS_mmap]       = ARGS(ARG_PTR, ARG_ULONG, ARG_PROT, ARG_MMAP_FLAGS, ARG_FD, ARG_HEX),
@@ -194,6 +195,10 @@ static const struct call_format call_formats[] = {
 	[SYS_accept]     = ARGS(ARG_FD, ARG_PTR, ARG_PTR),
 	[SYS_accept4]    = ARGS(ARG_FD, ARG_PTR, ARG_PTR, ARG_SOCK_TYPE),
 	[SYS_shutdown]   = ARGS(ARG_FD, ARG_INT),
+	[SYS_getsockname] = ARGS(ARG_FD, ARG_PTR, ARG_PTR),
+	[SYS_getpeername] = ARGS(ARG_FD, ARG_PTR, ARG_PTR),
+	[SYS_setsockopt] = ARGS(ARG_FD, ARG_INT, ARG_INT, ARG_PTR, ARG_INT),
+	[SYS_getsockopt] = ARGS(ARG_FD, ARG_INT, ARG_INT, ARG_PTR, ARG_PTR),
 	[SYS_sendto]     = ARGS(ARG_FD, ARG_INBUF, ARG_ULONG, ARG_HEX, ARG_SOCKADDR, ARG_INT),
 	[SYS_recvfrom]   = ARGS(ARG_FD, ARG_OUTBUF, ARG_ULONG, ARG_HEX, ARG_PTR, ARG_PTR),
 	[SYS_sendmsg]    = ARGS(ARG_FD, ARG_PTR, ARG_HEX),

@@ -59,16 +59,16 @@ static int made_executable(long nr, const struct zp_frame *f, long r)
 }
 
 /* Rewriting uses libopcodes and libc, which use vector registers. */
-static void rewrite_new_code(uint64_t start, uint64_t len, int prot)
+static void rewrite_new_code(uint64_t start, uint64_t len)
 {
 	if (zp_vec_save) {  /* entry.S saved them already */
-		zp_rewrite_new_exec(start, len, prot);
+		zp_rewrite_new_exec(start, len);
 		return;
 	}
 	uint8_t area[ZP_VEC_BUF_MAX + 64];
 	void *aligned = (void *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
 	int saved = zp_vector_save(aligned) == 0;
-	zp_rewrite_new_exec(start, len, prot);
+	zp_rewrite_new_exec(start, len);
 	if (saved)
 		zp_vector_restore(aligned);
 }
@@ -89,7 +89,7 @@ long zp_dispatch(struct zp_frame *f)
 
 	if (__builtin_expect(made_executable(nr, f, r), 0)) {
 		uint64_t start = nr == SYS_mmap ? (uint64_t)r : f->rdi;
-		rewrite_new_code(start, f->rsi, (int)f->rdx);
+		rewrite_new_code(start, f->rsi);
 	}
 	if (zp_sud_enabled && !outer)
 		zp_sud_block();

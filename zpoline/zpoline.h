@@ -75,8 +75,7 @@ struct zp_rewrite_stats {
 	size_t mappings, bytes, sites, sysenter, redzone;
 };
 ZP_HIDDEN int zp_rewrite_all(struct zp_rewrite_stats *st);
-ZP_HIDDEN int zp_rewrite_range(uint64_t start, uint64_t len, int prot, struct zp_rewrite_stats *st);
-ZP_HIDDEN void zp_rewrite_new_exec(uint64_t start, uint64_t len, int prot);
+ZP_HIDDEN void zp_rewrite_new_exec(uint64_t start, uint64_t len);
 ZP_HIDDEN extern int zp_rewrite_enabled;  /* 0 while the hook library is loaded */
 ZP_HIDDEN extern uint64_t zp_self_start, zp_self_end;  /* libzpoline's own text */
 
