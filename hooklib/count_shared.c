@@ -4,9 +4,17 @@
  * A file in /dev/shm rather than a memfd: a process started by execve
  * must find the counters by name, and a path is a name that survives exec
  * without relying on a descriptor the application might close.
+ *
+ * A root that dies without calling exit_group (a fatal signal) leaves its
+ * file behind; the next root removes the files of roots that no longer
+ * exist, so they do not pile up.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -52,12 +60,37 @@ static struct count_shared *open_existing(const char *path)
 	return c;
 }
 
+/* Remove DIR/zpcount.<pid> files whose root process is gone. */
+static void remove_stale_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+
+	if (!d)
+		return;
+	while ((entry = readdir(d)) != NULL) {
+		char *end;
+		if (strncmp(entry->d_name, "zpcount.", 8) != 0)
+			continue;
+		long pid = strtol(entry->d_name + 8, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+			char path[sizeof(entry->d_name) + 16];
+			snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 /* Create PATH for a new tree of processes with this one as the root. */
 static struct count_shared *create_new(char *path, size_t path_size)
 {
 	static const char *const dirs[] = { "/dev/shm", "/tmp" };
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		remove_stale_files(dirs[i]);
 		snprintf(path, path_size, "%s/zpcount.%d", dirs[i], (int)getpid());
 		/* A file of a dead run with our recycled pid: it is stale. */
 		unlink(path);

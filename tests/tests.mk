@@ -48,6 +48,9 @@ $(TEST_OUT)/hook_clobber.so: tests/integration/hook_clobber.c hooklib/zphook.h |
 TEST_TARGETS := $(TEST_UNIT_BINS) $(TEST_INTEGRATION_BINS) $(TEST_INTEGRATION_LIBS)
 CLEAN_FILES += $(TEST_TARGETS)
 
+# Suites other parts keep next to their code; run when present.
+TEST_OTHER_SUITES := loaders/test_zprun.sh hooklib/selftest/run.sh
+
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
 test: deps all $(TEST_TARGETS)
@@ -56,6 +59,9 @@ test: deps all $(TEST_TARGETS)
 	tests/unit/test_rewrite || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
 	bash tests/integration/run.sh || rc=1; \
+	for suite in $(TEST_OTHER_SUITES); do \
+	  if [ -f $$suite ]; then echo "== $$suite"; bash $$suite || rc=1; fi; \
+	done; \
 	if [ $$rc = 0 ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILED"; fi; \
 	exit $$rc

@@ -160,7 +160,7 @@ zp_sigreturn_site:
 	ud2				/* rt_sigreturn does not return */
 
 /*
- * long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5)
+ * long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
  *
  * clone or clone3 whose child starts on a new stack.  The caller (next.c)
  * has already written a struct zp_child_frame at the child's initial stack
@@ -182,6 +182,7 @@ zp_clone_newstack:
 	movq	%rcx, %rdx
 	movq	%r8, %r10
 	movq	%r9, %r8
+	movq	8(%rsp), %r9
 	syscall
 	testq	%rax, %rax
 	jz	1f

@@ -52,7 +52,7 @@ static long clone_with_stack(long flags, long stack, long a3, long a4, long a5)
 	struct zp_frame *f = zp_current_frame();
 	struct zp_child_frame *cf = (struct zp_child_frame *)(uintptr_t)stack - 1;
 	fill_child_frame(cf, f, (uint64_t)flags, (uint64_t)stack);
-	return zp_clone_newstack(SYS_clone, flags, (long)cf, a3, a4, a5);
+	return zp_clone_newstack(SYS_clone, flags, (long)cf, a3, a4, a5, (long)f->r9);
 }
 
 static long clone3_with_stack(const void *uargs, long size)
@@ -68,7 +68,13 @@ static long clone3_with_stack(const void *uargs, long size)
 	/* The child sees the application's own pointer in %rdi, not our copy. */
 	fill_child_frame(cf, f, (uint64_t)(uintptr_t)uargs, (uint64_t)size);
 	ca->stack_size -= sizeof *cf;
-	return zp_clone_newstack(SYS_clone3, (long)copy, size, 0, 0, 0);
+	/*
+	 * clone3 reads only %rdi and %rsi, but the child inherits every other
+	 * register, and glibc's child takes its start function from %rdx and
+	 * its argument from %r8: pass the application's values through.
+	 */
+	return zp_clone_newstack(SYS_clone3, (long)copy, size, (long)f->rdx, (long)f->r10,
+				 (long)f->r8, (long)f->r9);
 }
 
 static long shared_stack_fork(long nr, long a1, long a2, long a3, long a4, long a5)

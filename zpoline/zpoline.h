@@ -45,7 +45,7 @@ struct zp_child_frame {
 /* entry.S */
 ZP_HIDDEN void zp_entry(void);
 ZP_HIDDEN long zp_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
-ZP_HIDDEN long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5);
+ZP_HIDDEN long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 ZP_HIDDEN long zp_vfork_shared_stack(long nr, long a1, long a2, long a3, long a4, long a5,
 				     void *save, void *top);
 ZP_HIDDEN extern char zp_sigreturn_site[];
