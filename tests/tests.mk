@@ -28,7 +28,10 @@ TEST_INTEGRATION_PROGS := getpid_modes redzone vector_state signals enosys \
 TEST_INTEGRATION_BINS := $(addprefix $(TEST_OUT)/,$(TEST_INTEGRATION_PROGS))
 # Shared objects: a library the getpid test dlopen()s, and a hook library
 # that deliberately clobbers vector/x87 registers.
-TEST_INTEGRATION_LIBS := $(TEST_OUT)/libgetpid_dl.so $(TEST_OUT)/hook_clobber.so
+# hook_clobber_novector.so is the same hook falsely claiming ZPHOOK_NO_VECTOR
+# (a negative control: the vector test must catch it).
+TEST_INTEGRATION_LIBS := $(TEST_OUT)/libgetpid_dl.so $(TEST_OUT)/hook_clobber.so \
+                         $(TEST_OUT)/hook_clobber_novector.so
 
 $(TEST_OUT):
 	mkdir -p $@
@@ -44,6 +47,9 @@ $(TEST_OUT)/libgetpid_dl.so: tests/integration/getpid_dl.c | $(TEST_OUT)
 
 $(TEST_OUT)/hook_clobber.so: tests/integration/hook_clobber.c hooklib/zphook.h | $(TEST_OUT)
 	$(CC) $(CFLAGS) $(SO_FLAGS) -Ihooklib -o $@ $<
+
+$(TEST_OUT)/hook_clobber_novector.so: tests/integration/hook_clobber.c hooklib/zphook.h | $(TEST_OUT)
+	$(CC) $(CFLAGS) $(SO_FLAGS) -Ihooklib -DHOOK_CLAIMS_NO_VECTOR -o $@ $<
 
 TEST_TARGETS := $(TEST_UNIT_BINS) $(TEST_INTEGRATION_BINS) $(TEST_INTEGRATION_LIBS)
 CLEAN_FILES += $(TEST_TARGETS)

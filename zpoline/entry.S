@@ -152,6 +152,20 @@ zp_raw_syscall:
 	.cfi_endproc
 	.size	zp_raw_syscall, .-zp_raw_syscall
 
+/*
+ * The restorer of our own signal handlers (SIGTRAP, SIGSYS), installed with
+ * the raw rt_sigaction: glibc's restorer is rewritten code (and outside the
+ * range Syscall User Dispatch allows).
+ */
+	.globl	zp_signal_restorer
+	.hidden	zp_signal_restorer
+	.type	zp_signal_restorer, @function
+zp_signal_restorer:
+	movq	$15, %rax		/* rt_sigreturn */
+	syscall
+	ud2
+	.size	zp_signal_restorer, .-zp_signal_restorer
+
 /* rt_sigreturn, on the stack the signal handler returned with. */
 	.globl	zp_sigreturn_site
 	.hidden	zp_sigreturn_site

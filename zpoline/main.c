@@ -13,8 +13,9 @@
  *      a rewritten site jumps there at once (libc's own calls, during step 5).
  *   5. Rewrite every executable mapping.  From here on the program's calls
  *      come through zp_entry and, with no hook yet, go straight to the kernel.
- *   6. Syscall User Dispatch, if some sites had to stay `syscall` or ZP_SUD=1
- *      (ZP_SUD=0 turns it off).
+ *      Red-zone sites become int3 traps (redzone_trap.c).
+ *   6. With ZP_SUD=1, Syscall User Dispatch catches calls from code that was
+ *      never rewritten (sud.c).
  *   7. Load the hook library in its own namespace, with rewriting paused so
  *      its libc keeps real `syscall` instructions.
  *
@@ -77,36 +78,21 @@ __attribute__((constructor)) static void zpoline_init(void)
 	zp_trampoline_setup();
 
 	struct zp_rewrite_stats st = { 0 };
-	const char *sud_env = getenv("ZP_SUD");
-	int catch_all = env_flag("ZP_SUD");
-	int sud_off = sud_env && strcmp(sud_env, "0") == 0;
 	if (zp_rewrite_all(&st) != 0)
 		fprintf(stderr, "zpoline: cannot read /proc/self/maps; system calls are not hooked\n");
-	/*
-	 * Red-zone sites were left as `syscall`; SUD catches them.  Only then
-	 * (or with ZP_SUD=1) is SUD turned on: it costs two stores per hooked
-	 * call and takes SIGSYS.
-	 */
-	int sud_ok = 0;
-	if (!sud_off && (st.redzone > 0 || catch_all))
-		sud_ok = zp_sud_setup(catch_all) == 0;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-
-	if (catch_all && !sud_ok)
+	if (env_flag("ZP_SUD") && zp_sud_setup() != 0)
 		fprintf(stderr, "zpoline: ZP_SUD=1 but Syscall User Dispatch is unavailable (Linux >= 5.11 needed)\n");
-	if (st.redzone > 0 && !sud_ok)
-		fprintf(stderr, "zpoline: %zu system call sites keep data in the red zone and are not hooked "
-			"(Syscall User Dispatch %s)\n", st.redzone,
-			sud_off ? "disabled by ZP_SUD=0" : "unavailable");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	zp_hook_load();
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 
 	if (env_flag("ZP_VERBOSE"))
 		fprintf(stderr, "zpoline: rewrote %zu sites (%zu sysenter) in %zu mappings, %zu KiB decoded, "
-			"in %.2f ms; %zu red-zone sites via %s; hook %s loaded in %.2f ms; vector state %s\n",
+			"in %.2f ms; %zu red-zone sites trap (int3); catch-all (SUD) %s; hook %s loaded in %.2f ms; "
+			"vector state %s\n",
 			st.sites, st.sysenter, st.mappings, st.bytes / 1024, elapsed_ms(&t0, &t1),
-			st.redzone, zp_sud_enabled ? "Syscall User Dispatch" : "the kernel (unhooked)",
+			st.redzone, zp_sud_enabled ? "on" : "off",
 			getenv("LIBZPHOOK") ? getenv("LIBZPHOOK") : "(none)", elapsed_ms(&t1, &t2),
 			zp_vec_save ? "saved" : "not saved (hook declared ZPHOOK_NO_VECTOR)");
 }

@@ -39,12 +39,9 @@ static int rewrite_site(const struct zp_site *site, void *arg)
 	struct rewrite_ctx *ctx = arg;
 	uint8_t *p = (uint8_t *)(uintptr_t)site->addr;
 	if (site->flags & ZP_SITE_REDZONE) {
-		/*
-		 * A call would overwrite a live red-zone slot.  Leave the
-		 * instruction alone; Syscall User Dispatch (sud.c) catches it
-		 * when it is available, otherwise it goes to the kernel unhooked.
-		 */
-		ctx->st->redzone++;
+		/* A call would overwrite a live red-zone slot: trap instead. */
+		if (zp_trap_site_add(site->addr) == 0)
+			ctx->st->redzone++;
 		return 0;
 	}
 	if (zp_sites_add(site->addr) != 0) {

@@ -47,7 +47,6 @@
 #define SA_RESTORER_FLAG 0x04000000
 
 int zp_sud_enabled;
-static int catch_all;
 
 static __thread volatile char selector __attribute__((tls_model("initial-exec")));
 
@@ -60,16 +59,6 @@ void zp_sud_block(void)
 {
 	selector = SELECTOR_BLOCK;
 }
-
-/* The restorer must lie in the allowed range: ours, in asm. */
-void zp_sud_restorer(void);
-__asm__(".text\n"
-	".globl zp_sud_restorer\n"
-	".hidden zp_sud_restorer\n"
-	"zp_sud_restorer:\n"
-	"	movq $15, %rax\n"   /* rt_sigreturn */
-	"	syscall\n"
-	"	ud2\n");
 
 static long thread_enable(void)
 {
@@ -123,14 +112,12 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucv)
 		g[REG_RAX] = nr;
 		return;
 	}
-	uint64_t site = (uint64_t)(uintptr_t)info->si_call_addr - 2;
-	if (catch_all)
-		rewrite_trapped_site(site);
+	rewrite_trapped_site((uint64_t)(uintptr_t)info->si_call_addr - 2);
 	g[REG_RAX] = zp_hook(nr, g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]);
 	selector = SELECTOR_BLOCK;
 }
 
-int zp_sud_setup(int want_catch_all)
+int zp_sud_setup(void)
 {
 	struct {
 		void (*handler)(int, siginfo_t *, void *);
@@ -140,14 +127,13 @@ int zp_sud_setup(int want_catch_all)
 	} act = {
 		.handler = on_sigsys,
 		.flags = SA_SIGINFO | SA_RESTORER_FLAG | SA_ONSTACK,
-		.restorer = zp_sud_restorer,
+		.restorer = zp_signal_restorer,  /* in the allowed range */
 		.mask = 0,
 	};
 	/* Test first: old kernels answer EINVAL. */
 	if (zp_raw_syscall(SYS_rt_sigaction, SIGSYS, (long)&act, 0, 8, 0, 0) != 0)
 		return -1;
 	zp_sud_enabled = 1;
-	catch_all = want_catch_all;
 	if (thread_enable() != 0) {
 		zp_sud_enabled = 0;
 		return -1;

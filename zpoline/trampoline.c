@@ -7,29 +7,28 @@
  * zp_entry with %rax untouched.
  *
  * The published design fills the first 512 bytes with one-byte NOPs; getpid
- * (39) then walks 473 of them, about 100 cycles.  We walk by hops instead:
+ * (39) then walks 473 of them, about 100 cycles.  We fill page 0 with one
+ * 5-byte instruction repeated, `e9 48 48 48 48` = `jmp .+5+0x48484848`:
  *
- *   "eb 48" repeated: at an even offset this is `jmp .+74`, which lands on
- *   an even offset again.  At an odd offset the byte 0x48 is a REX.W prefix
- *   in front of the next `eb 48`: `48 eb 48` is still `jmp` (REX.W does not
- *   change a short jump), 3 bytes long, landing 75 bytes on - an even offset
- *   once more.  So every entry point moves forward 74 or 75 bytes per jump:
- *   getpid takes 7 jumps instead of 473 NOPs.
+ *   - landing on an e9 byte, it is a jump;
+ *   - landing on one of the four 0x48 bytes, those bytes are REX.W prefixes
+ *     (REX.W changes nothing for a near jump), the next e9 is the opcode,
+ *     and the instruction is still a jump: at most 3 prefixes + 5 bytes.
  *
- * A second band of "eb 26" (0x26 is the ES segment prefix, ignored in
- * 64-bit mode) hops 40/41 bytes, then a NOP runway of 42 bytes catches every
- * landing, and a `jmp rel32` leaves page 0.  rel32 cannot reach libzpoline
- * (it is mapped far above 4 GiB), so it goes to a stub page mapped at about
- * 1.2 GiB that holds `jmp *addr(%rip)` to zp_entry.  Why 1.2 GiB: the four
- * bytes of rel32 are themselves entry points (system call numbers), so each
- * must be a harmless prefix; 0x48 (REX.W) fits, giving rel32 = 0x48484848.
+ * So every number costs one jump out of page 0, whatever its value.  Why
+ * 0x48484848: the displacement bytes are themselves entry points, so each
+ * must be a harmless prefix, and a jump that far from page 0 lands near
+ * 1.2 GiB, where we map a stub.  A jump from slot k (bytes 5k..5k+4)
+ * lands at 5k+5+D; the stub holds, at each of those 5-byte-spaced
+ * targets, a 5-byte `jmp rel32` to one shared `jmp *zp_entry(%rip)`.
+ * Three jumps in all, each always the same for a given number, so the
+ * branch predictor learns them.
  *
- * The rest of page 0 repeats the pattern, so any number up to 4091 reaches
- * the entry and gets the kernel's answer (-ENOSYS for numbers the kernel
- * does not know: e.g. syscall(1000), a crash in upstream zpoline).  The last
- * four bytes are the final rel32; from them execution would run off the page
- * (numbers 4092..4095, and anything >= 4096, fault as a jump into unmapped
- * memory would).
+ * Page 0 has 819 slots (4095 bytes): numbers 0..4094 reach the entry and
+ * get the kernel's answer, -ENOSYS for numbers it does not know (e.g.
+ * syscall(1000), a crash in upstream zpoline).  From byte 4095, and for
+ * numbers >= 4096 (including -1), execution runs into unmapped memory and
+ * faults, as a jump to any unmapped address does.
  *
  * After it is written, page 0 is mapped PROT_EXEC only.  On CPUs with
  * protection keys Linux backs exec-only mappings with an access-disabled
@@ -47,52 +46,29 @@
 
 #define PAGE 4096UL
 #define TRAMP_SIZE PAGE
-#define SLED_END 512          /* every x86-64 system call number is below 512 */
-#define HOP_WIDE 0x48         /* jmp .+74 / REX.W jmp .+75 */
-#define HOP_NARROW 0x26       /* jmp .+40 / ES jmp .+41 */
-#define NARROW_BAND 80        /* > 75: catches every wide hop */
-#define NOP_RUNWAY 42         /* > 41: catches every narrow hop */
-#define JMP_REL32_LEN 5
+#define SLOT 5                       /* e9 + rel32 */
+#define SLOTS (TRAMP_SIZE / SLOT)    /* 819 */
 
 static uint64_t stub_start, stub_end;
 
-/* Candidate rel32 values: every byte is a prefix that is harmless in front of
- * the next segment's `eb` (REX without effect on jmp, or a null segment). */
+/*
+ * Candidate displacements: every byte a prefix that is harmless in front of
+ * `e9` (REX without effect on jmp, or a segment override, ignored in 64-bit
+ * mode), in case the program already uses the address the first one gives.
+ */
 static const uint32_t stub_rel32_candidates[] = {
 	0x48484848, 0x4a4a4a4a, 0x4c4c4c4c, 0x4e4e4e4e, 0x44444444,
 	0x42424242, 0x40404040, 0x3e3e3e3e, 0x2e2e2e2e, 0x36363636,
 };
 
-static size_t fill_hops(uint8_t *p, size_t at, size_t end, uint8_t disp)
+static void put_jmp_rel32(uint8_t *p, int32_t rel)
 {
-	for (; at + 1 < end; at += 2) {
-		p[at] = 0xeb;
-		p[at + 1] = disp;
-	}
-	return at;
+	p[0] = 0xe9;
+	memcpy(p + 1, &rel, 4);
 }
 
-/*
- * One segment: wide hops from `at` up to `jmp_at - NOP_RUNWAY - NARROW_BAND`,
- * the narrow band, the runway, then jmp rel32 at jmp_at.  Returns the offset
- * after the jmp.  Band boundaries are kept at even distances from `at`, so a
- * hop always lands on an `eb`.
- */
-static size_t fill_segment(uint8_t *p, size_t at, size_t jmp_at, uint32_t rel32)
-{
-	size_t narrow = jmp_at - NOP_RUNWAY - NARROW_BAND;
-	if ((narrow - at) % 2)
-		narrow--;
-	fill_hops(p, at, narrow, HOP_WIDE);
-	size_t runway = fill_hops(p, narrow, narrow + NARROW_BAND, HOP_NARROW);
-	memset(p + runway, 0x90, jmp_at - runway);
-	p[jmp_at] = 0xe9;
-	memcpy(p + jmp_at + 1, &rel32, 4);
-	return jmp_at + JMP_REL32_LEN;
-}
-
-/* The stub: `jmp *0(%rip)` followed by the 8-byte address of zp_entry. */
-static void put_stub(uint8_t *p)
+/* `jmp *0(%rip)` followed by the 8-byte address of zp_entry. */
+static void put_jmp_entry(uint8_t *p)
 {
 	static const uint8_t jmp_rip[6] = { 0xff, 0x25, 0, 0, 0, 0 };
 	uint64_t target = (uint64_t)(uintptr_t)zp_entry;
@@ -133,20 +109,26 @@ int zp_trampoline_setup(void)
 		munmap(page0, TRAMP_SIZE);
 		page0_failed(EPERM);
 	}
+	/*
+	 * page0 is NULL here, and C says nothing can be stored through NULL:
+	 * gcc would turn our stores into ud2.  Hide the value from it.
+	 */
+	__asm__("" : "+r"(page0));
 
-	/* Segment 1 ends right after the sled bands; segment 2 fills the page. */
-	size_t jmp1 = SLED_END + NARROW_BAND + NOP_RUNWAY;
-	size_t jmp2 = TRAMP_SIZE - JMP_REL32_LEN;
-
-	/* Find a rel32 whose two targets (one per segment) we can map. */
+	/*
+	 * The stub: slot k of page 0 jumps to 5k+5+D.  Those targets, 5 bytes
+	 * apart, each get a `jmp rel32` to the shared `jmp *zp_entry` placed
+	 * right after them.
+	 */
 	uint8_t *stub = MAP_FAILED;
 	uint32_t rel32 = 0;
+	uint64_t first = 0, shared = 0;
 	for (size_t i = 0; i < sizeof stub_rel32_candidates / sizeof stub_rel32_candidates[0]; i++) {
 		rel32 = stub_rel32_candidates[i];
-		uint64_t t1 = jmp1 + JMP_REL32_LEN + (uint64_t)rel32;
-		uint64_t t2 = jmp2 + JMP_REL32_LEN + (uint64_t)rel32;
-		stub_start = t1 & ~(PAGE - 1);
-		stub_end = (t2 + 16 + PAGE - 1) & ~(PAGE - 1);
+		first = SLOT + (uint64_t)rel32;
+		shared = first + SLOTS * SLOT;
+		stub_start = first & ~(PAGE - 1);
+		stub_end = (shared + 16 + PAGE - 1) & ~(PAGE - 1);
 		stub = mmap((void *)(uintptr_t)stub_start, stub_end - stub_start, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (stub != MAP_FAILED && (uint64_t)(uintptr_t)stub == stub_start)
@@ -160,13 +142,16 @@ int zp_trampoline_setup(void)
 			"(the program maps that region); cannot run here\n");
 		exit(127);
 	}
-	/* Fill the stub pages with int3, then the two jumps to zp_entry. */
-	memset(stub, 0xcc, stub_end - stub_start);
-	put_stub(stub + (jmp1 + JMP_REL32_LEN + rel32 - stub_start));
-	put_stub(stub + (jmp2 + JMP_REL32_LEN + rel32 - stub_start));
+	memset(stub, 0xcc, stub_end - stub_start);  /* int3 wherever nothing should land */
+	for (size_t k = 0; k < SLOTS; k++) {
+		uint64_t at = first + k * SLOT;
+		put_jmp_rel32(stub + (at - stub_start), (int32_t)(shared - (at + SLOT)));
+	}
+	put_jmp_entry(stub + (shared - stub_start));
 
-	size_t seg2 = fill_segment(page0, 0, jmp1, rel32);
-	fill_segment(page0, seg2, jmp2, rel32);
+	for (size_t k = 0; k < SLOTS; k++)
+		put_jmp_rel32(page0 + k * SLOT, (int32_t)rel32);
+	page0[SLOTS * SLOT] = 0xcc;  /* byte 4095: nothing fits after it */
 
 	/*
 	 * Page 0: execute-only where the CPU can (see above), never writable

@@ -95,9 +95,13 @@ ZP_HIDDEN long zp_execve_with_env(long nr, long a1, long a2, long a3, long a4, l
 /* hookload.c */
 ZP_HIDDEN void zp_hook_load(void);
 
-/* sud.c: Syscall User Dispatch, for sites that cannot become calls */
+/* redzone_trap.c: sites that cannot become calls get int3 (SIGTRAP) */
+ZP_HIDDEN int zp_trap_site_add(uint64_t site);  /* page already writable */
+ZP_HIDDEN void zp_signal_restorer(void);
+
+/* sud.c: Syscall User Dispatch, the opt-in catch-all (ZP_SUD=1) */
 ZP_HIDDEN extern int zp_sud_enabled;
-ZP_HIDDEN int zp_sud_setup(int catch_all);
+ZP_HIDDEN int zp_sud_setup(void);
 ZP_HIDDEN void zp_child_started(void);
 ZP_HIDDEN void zp_sud_allow(void);
 ZP_HIDDEN void zp_sud_block(void);

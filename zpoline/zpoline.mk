@@ -3,7 +3,7 @@
 # Files on the path of a hooked call are built with -mgeneral-regs-only:
 # with a ZPHOOK_NO_VECTOR hook nobody saves the application's vector
 # registers, so that code must not touch them (zpoline.h).
-ZPOLINE_HOT  := dispatch next sites raw env_follow vector mem sud
+ZPOLINE_HOT  := dispatch next sites raw env_follow vector mem sud redzone_trap
 ZPOLINE_COLD := main trampoline rewrite rewrite_maps func_starts hookload
 ZPOLINE_OBJS := $(ZPOLINE_HOT:%=zpoline/%.o) $(ZPOLINE_COLD:%=zpoline/%.o) zpoline/entry.o
 

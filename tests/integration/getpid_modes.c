@@ -11,6 +11,8 @@
  *   asm           an inline `syscall` instruction in this program
  *   threads       4 pthreads (glibc uses clone3) share the N calls
  *   clone         one child made by clone(CLONE_VM) on a stack of its own
+ *   clone_thread  one thread made by clone(2) (not clone3) with
+ *                 CLONE_THREAD|CLONE_VM... on a stack of its own
  *   fork          3 fork children share the N calls (one leaves by exit(),
  *                 the others by _exit(), which skips atexit handlers)
  *   vfork         N vfork children each call getpid once and _exit; the
@@ -147,6 +149,47 @@ static void run_clone(long n)
 		fail("clone child saw pid %ld, clone returned %d", job.first_result, (int)child);
 	if (job.wrong)
 		fail("clone child: %ld inconsistent results", job.wrong);
+	munmap(stack, stack_size);
+}
+
+/*
+ * A thread made with clone(2) rather than clone3 (as older glibc, musl and
+ * other runtimes do): same address space, same thread group, so getpid
+ * returns our pid.  The kernel clears child_tid when it exits.
+ */
+static int clone_thread_child(void *arg)
+{
+	struct clone_job *job = arg;
+	for (long i = 0; i < job->calls; i++)
+		if (syscall(SYS_getpid) != expected_pid)
+			job->wrong++;
+	return 0;
+}
+
+static void run_clone_thread(long n)
+{
+	const size_t stack_size = 256 * 1024;
+	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		fail("mmap stack");
+	struct clone_job job = { .calls = n, .first_result = -1, .wrong = 0 };
+	static volatile pid_t child_tid; /* set by the kernel, cleared at exit */
+	int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+		    CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+	pid_t tid = clone(clone_thread_child, stack + stack_size, flags, &job,
+			  (pid_t *)&child_tid, NULL, (pid_t *)&child_tid);
+	if (tid < 0)
+		fail("clone thread: %s", strerror(errno));
+	/* wait (bounded: ~10 s) for the kernel to clear child_tid at thread exit */
+	for (int spins = 0; child_tid != 0; spins++) {
+		if (spins > 10000)
+			fail("clone thread did not exit");
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (job.wrong)
+		fail("clone thread: %ld wrong getpid results", job.wrong);
 	munmap(stack, stack_size);
 }
 
@@ -333,6 +376,8 @@ int main(int argc, char **argv)
 		run_threads(n);
 	else if (strcmp(mode, "clone") == 0)
 		run_clone(n);
+	else if (strcmp(mode, "clone_thread") == 0)
+		run_clone_thread(n);
 	else if (strcmp(mode, "fork") == 0)
 		run_fork(n);
 	else if (strcmp(mode, "vfork") == 0)

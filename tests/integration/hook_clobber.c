@@ -7,6 +7,11 @@
  * vector_state under it: if libzpoline skipped XSAVE/XRSTOR, the values the
  * application keeps in registers across `syscall` would come back changed.
  *
+ * Built a second time with -DHOOK_CLAIMS_NO_VECTOR (hook_clobber_novector.so)
+ * it falsely declares ZPHOOK_NO_VECTOR: libzpoline then skips the save, and
+ * vector_state must notice the damage.  That negative control shows the
+ * vector test can fail.
+ *
  * The clobbering stays within what an ordinary C hook may do under the psABI
  * (it may change every vector register and the MXCSR status flags, and it
  * leaves the x87 stack empty and the control words as it found them), so a
@@ -114,6 +119,9 @@ int zphook_init(const struct zphook_api *api, zphook_fn *hook)
 	have_avx512 = __builtin_cpu_supports("avx512f");
 	real_next = api->next;
 	*hook = clobber_hook;
-	/* deliberately no api->set_flags(ZPHOOK_NO_VECTOR) */
+#ifdef HOOK_CLAIMS_NO_VECTOR
+	api->set_flags(ZPHOOK_NO_VECTOR); /* a lie: the negative control */
+#endif
+	/* otherwise deliberately no api->set_flags(ZPHOOK_NO_VECTOR) */
 	return 0;
 }

@@ -12,6 +12,10 @@
 #
 # Prints PASS/FAIL per test (failures with observed and expected) and one
 # closing line: `tests: N passed, M failed`.  Exit status 1 if any failed.
+#
+# TEST_XFAIL="name1 name2" marks known, documented failures: they print XFAIL
+# (with the details) and do not count as failed; if one passes it prints XPASS.
+# Empty by default.
 
 set -u
 
@@ -28,7 +32,9 @@ FILTER=${1:-}
 
 passed=0
 failed=0
+xfailed=0
 failed_names=()
+XFAIL=" ${TEST_XFAIL:-} "
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/exitless-it.XXXXXX")
 REDIS_PID=""
@@ -45,16 +51,23 @@ trap cleanup EXIT
 
 want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
 
+is_xfail() { [[ "$XFAIL" == *" ${1%% (*} "* ]]; }
+
 pass() {
 	passed=$((passed + 1))
-	echo "PASS $1"
+	if is_xfail "$1"; then echo "XPASS $1 (listed in TEST_XFAIL)"; else echo "PASS $1"; fi
 }
 
 # fail NAME OBSERVED EXPECTED [FILE-WITH-DETAILS]
 fail() {
-	failed=$((failed + 1))
-	failed_names+=("$1")
-	echo "FAIL $1"
+	if is_xfail "$1"; then
+		xfailed=$((xfailed + 1))
+		echo "XFAIL $1 (known failure, listed in TEST_XFAIL)"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$1")
+		echo "FAIL $1"
+	fi
 	echo "     observed: $2"
 	echo "     expected: $3"
 	if [ -n "${4:-}" ] && [ -s "$4" ]; then
@@ -96,7 +109,7 @@ calls_in() {
 # --- preconditions --------------------------------------------------------------
 
 for f in "$ZPOLINE" "$HOOK_PASS" "$HOOK_COUNT" "$HOOK_TRACE" "$HOOK_CLOBBER" \
-	"$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
+	"$OUT/hook_clobber_novector.so" "$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
 	"$OUT/signals" "$OUT/enosys" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
 	if [ ! -e "$f" ]; then
 		echo "run.sh: missing $f (run 'make test', which builds everything)"
@@ -131,8 +144,8 @@ count_test() {
 	fi
 }
 
-MODES="libc syscall asm threads clone fork vfork vfork_parent dlopen execve"
-N=500
+MODES="libc syscall asm threads clone clone_thread fork vfork vfork_parent dlopen execve"
+N=1000
 
 # The programs must be right natively before their counts mean anything.
 if want native-getpid-modes; then
@@ -180,6 +193,18 @@ vector_test() {
 	else fail "$1" "$(describe_rc $rc)" "all vector/x87 registers intact, exit 0" "$WORK/err"; fi
 }
 vector_test vector-hook-clobber "$HOOK_CLOBBER"
+# Negative control: the same hook claiming ZPHOOK_NO_VECTOR gets no saving,
+# so its clobbering must be caught (shows this test can fail).
+if want vector-negative-control; then
+	hooked "$OUT/hook_clobber_novector.so" "$OUT/vector_state" 5 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "changed across the system call" "$WORK/err"; then
+		pass "vector-negative-control ($(grep -c 'changed across' "$WORK/err") clobbers caught)"
+	else
+		fail vector-negative-control "$(describe_rc $rc): clobbering by a hook that claims ZPHOOK_NO_VECTOR went unnoticed" \
+			"exit 1 with 'changed across the system call' (libzpoline skips the save for such hooks)" "$WORK/err"
+	fi
+fi
 vector_test vector-hook-passthrough "$HOOK_PASS"
 vector_test vector-hook-count "$HOOK_COUNT"
 vector_test vector-hook-trace "$HOOK_TRACE"
@@ -353,13 +378,19 @@ real_programs() {
 real_programs passthrough "$HOOK_PASS"
 # The count and trace hooks write to stderr unless given a file: compare stdout.
 SAME_STDOUT_ONLY=1 ZP_ENV="ZP_COUNT_FILE=$WORK/real.count" real_programs count "$HOOK_COUNT"
-if want ulimit-v-ls; then
-	native ls -l /usr/bin >"$WORK/n.out" 2>&1
-	(ulimit -v 4000000 && hooked "$HOOK_PASS" ls -l /usr/bin) >"$WORK/h.out" 2>&1
-	rc=$?
-	if [ "$rc" = 0 ] && cmp -s "$WORK/n.out" "$WORK/h.out"; then pass ulimit-v-ls-l-usr-bin
-	else fail ulimit-v-ls-l-usr-bin "$(describe_rc $rc), output $(wc -c <"$WORK/h.out") bytes" \
-		"exit 0, output identical to native" "$WORK/h.out"; fi
+SAME_STDOUT_ONLY=1 ZP_ENV="ZP_TRACE_FILE=$WORK/real.trace" real_programs trace "$HOOK_TRACE"
+if want trace-pipeline-traced; then
+	# a traced pipeline really is traced, children and execve'd programs too
+	ZP_ENV="ZP_TRACE_FILE=$WORK/pipe.trace" hooked "$HOOK_TRACE" \
+		sh -c 'ls /usr/lib | sort | head -5' >/dev/null 2>"$WORK/err"
+	n=$(grep -c 'getdents64(' "$WORK/pipe.trace" 2>/dev/null)
+	e=$(grep -c 'execve(' "$WORK/pipe.trace" 2>/dev/null)
+	if [ "${n:-0}" -ge 1 ] && [ "${e:-0}" -ge 3 ]; then
+		pass "trace-pipeline-traced ($(wc -l <"$WORK/pipe.trace") lines)"
+	else
+		fail trace-pipeline-traced "${n:-0} getdents64 lines, ${e:-0} execve lines" \
+			"ls's getdents64 and >= 3 execve (ls, sort, head) in ZP_TRACE_FILE" "$WORK/err"
+	fi
 fi
 
 # --- 10. redis-server + redis-cli ----------------------------------------------------------
@@ -488,15 +519,16 @@ if command -v strace >/dev/null; then
 	strace_vs_count strace-vs-count-ls "write getdents64" ls -l /usr/bin
 	strace_vs_count strace-vs-count-fork-getpid "getpid" "$OUT/getpid_modes" fork 99
 
-	# strace watching a hooked program: the kernel must see each getpid the hook saw
+	# strace watching a program under the pass-through hook (which makes no
+	# calls of its own): the kernel sees exactly the application's getpid
+	# calls, no more (none lost, none doubled), and ptrace copes with it
 	if want strace-of-hooked-run; then
 		native strace -f -c -o "$WORK/so.strace" env LD_PRELOAD="$ZPOLINE" \
-			LIBZPHOOK="$HOOK_COUNT" ZP_COUNT_FILE="$WORK/so.count" \
-			"$OUT/getpid_modes" threads 250 >/dev/null 2>"$WORK/err"
+			LIBZPHOOK="$HOOK_PASS" "$OUT/getpid_modes" threads 250 >/dev/null 2>"$WORK/err"
+		rc=$?
 		a=$(calls_in "$WORK/so.strace" getpid)
-		b=$(calls_in "$WORK/so.count" getpid)
-		if [ "$a" = 250 ] && [ "$b" = 250 ]; then pass strace-of-hooked-run
-		else fail strace-of-hooked-run "strace saw $a getpid, count hook $b" "250 and 250" "$WORK/err"; fi
+		if [ "$rc" = 0 ] && [ "$a" = 250 ]; then pass strace-of-hooked-run
+		else fail strace-of-hooked-run "$(describe_rc $rc), strace saw $a getpid" "exit 0, 250" "$WORK/err"; fi
 	fi
 else
 	echo "SKIP strace cross-checks (no strace)"
@@ -506,6 +538,9 @@ fi
 
 if [ "$failed" != 0 ]; then
 	echo "failed: ${failed_names[*]}"
+fi
+if [ "$xfailed" != 0 ]; then
+	echo "known failures (TEST_XFAIL, not counted): $xfailed"
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ]
