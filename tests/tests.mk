@@ -19,7 +19,7 @@ TEST_OUT := tests/out
 TEST_UNIT_BINS := tests/unit/test_rewrite
 
 tests/unit/test_rewrite: tests/unit/test_rewrite.c zpoline/rewrite.o zpoline/rewrite.h
-	$(CC) $(CFLAGS) -o $@ tests/unit/test_rewrite.c zpoline/rewrite.o -lopcodes -lcmocka
+	$(CC) $(CFLAGS) -o $@ tests/unit/test_rewrite.c zpoline/rewrite.o zpoline/mem.o -Wl,--exclude-libs,ALL -l:libopcodes.a -liberty -lcmocka
 
 # --- integration ---------------------------------------------------------
 # One C program per idea; see the comment at the top of each source.

@@ -46,9 +46,14 @@ void zp_fmt_hex(char *out, uint64_t v)
 /* Print "zpoline: <msg>" and die the way a bad jump to address 0 would: by SIGSEGV. */
 void zp_die(const char *msg)
 {
-	zp_write_str(2, "zpoline: ");
-	zp_write_str(2, msg);
-	zp_write_str(2, "\n");
+	/* One write, so lines from several threads dying at once stay whole. */
+	char line[256] = "zpoline: ";
+	size_t n = zp_strlen(line);
+	for (const char *p = msg; *p && n < sizeof line - 2; p++)
+		line[n++] = *p;
+	line[n++] = '\n';
+	line[n] = '\0';
+	zp_write_str(2, line);
 	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { 0 };
 	zp_raw_syscall(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, 8, 0, 0);
 	long tid = zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);

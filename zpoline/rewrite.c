@@ -64,7 +64,21 @@ static int print_styled(void *stream, enum disassembler_style style, const char 
 	return 0;
 }
 
-/* Reads past the range are the only memory errors; they mean "truncated". */
+/*
+ * The decoder reads an instruction's bytes through read_memory_func.  A read
+ * past the end of the range means the instruction is cut off.  The x86
+ * decoder in binutils 2.40 then still returns a length (it prints `.byte`)
+ * and reports the error only if not one byte could be read, so we wrap the
+ * reader and remember any failed read ourselves.
+ */
+static int read_within_range(bfd_vma addr, bfd_byte *to, unsigned int len, struct disassemble_info *info)
+{
+	int status = buffer_read_memory(addr, to, len, info);
+	if (status != 0)
+		*(int *)info->application_data = 1;
+	return status;
+}
+
 static void memory_error_quiet(int status, bfd_vma addr, struct disassemble_info *info)
 {
 	(void)status;
@@ -151,7 +165,10 @@ long zp_find_sites(const uint8_t *code, size_t len, uint64_t vaddr,
 	info.buffer = (bfd_byte *)code;
 	info.buffer_length = len;
 	info.buffer_vma = vaddr;
+	int read_past_end = 0;
+	info.read_memory_func = read_within_range;
 	info.memory_error_func = memory_error_quiet;
+	info.application_data = &read_past_end;
 	info.print_address_func = print_address_plain;
 	disassemble_init_for_target(&info);
 	/* The x86 decoder directly: disassembler() would pull in every architecture and libbfd. */
@@ -166,7 +183,7 @@ long zp_find_sites(const uint8_t *code, size_t len, uint64_t vaddr,
 		text.len = 0;
 		text.buf[0] = '\0';
 		int n = decode(vaddr + off, &info);
-		if (n <= 0 || off + (size_t)n > len) {
+		if (n <= 0 || read_past_end || off + (size_t)n > len) {
 			st->truncated = 1;
 			break;
 		}

@@ -24,11 +24,12 @@
  * Three jumps in all, each always the same for a given number, so the
  * branch predictor learns them.
  *
- * Page 0 has 819 slots (4095 bytes): numbers 0..4094 reach the entry and
+ * Page 0 has 819 slots (4095 bytes): numbers 0..4090 reach the entry and
  * get the kernel's answer, -ENOSYS for numbers it does not know (e.g.
- * syscall(1000), a crash in upstream zpoline).  From byte 4095, and for
- * numbers >= 4096 (including -1), execution runs into unmapped memory and
- * faults, as a jump to any unmapped address does.
+ * syscall(1000), a crash in upstream zpoline).  4091..4094 are the last
+ * slot's displacement: prefixes with no jump after them, so byte 4095 is
+ * `hlt`, which faults in user mode (SIGSEGV).  Numbers >= 4096 (including
+ * -1) jump into unmapped memory and fault the same way.
  *
  * After it is written, page 0 is mapped PROT_EXEC only.  On CPUs with
  * protection keys Linux backs exec-only mappings with an access-disabled
@@ -151,7 +152,7 @@ int zp_trampoline_setup(void)
 
 	for (size_t k = 0; k < SLOTS; k++)
 		put_jmp_rel32(page0 + k * SLOT, (int32_t)rel32);
-	page0[SLOTS * SLOT] = 0xcc;  /* byte 4095: nothing fits after it */
+	page0[SLOTS * SLOT] = 0xf4;  /* byte 4095: hlt, #GP in user mode -> SIGSEGV */
 
 	/*
 	 * Page 0: execute-only where the CPU can (see above), never writable

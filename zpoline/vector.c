@@ -18,6 +18,8 @@
 #include "zpoline.h"
 
 uint8_t zp_vec_save = 1;
+uint8_t zp_vec_level;
+uint32_t zp_vec_slow_bits;
 uint8_t zp_vec_compact;
 uint64_t zp_vec_mask;
 uint64_t zp_vec_size;
@@ -66,6 +68,22 @@ void zp_vector_init(void)
 	}
 	zp_vec_mask = mask;
 	zp_vec_size = (size + 63) & ~63ULL;
+
+	/*
+	 * The register-move path (entry.S) needs XGETBV with ECX=1
+	 * (CPUID.(0DH,1):EAX[2]) to read XINUSE.  Its level says which
+	 * registers exist: 1 = xmm0-15, 2 = + ymm upper halves (AVX enabled in
+	 * XCR0), 3 = + zmm/opmask (AVX-512 enabled in XCR0).  Components in
+	 * use that it does not cover (x87, MPX, ...) send a call to XSAVEC.
+	 */
+	__cpuid_count(0xd, 1, a, b, c, d);
+	int xgetbv1 = (a & (1u << 2)) != 0;
+	if (xgetbv1) {
+		const uint64_t sse = 1ULL << 1, avx = 1ULL << 2, avx512 = 0xe0, pkru = 1ULL << 9;
+		zp_vec_level = (mask & avx512) == avx512 ? 3 : (mask & avx) ? 2 : 1;
+		uint64_t covered = sse | pkru | (zp_vec_level >= 2 ? avx : 0) | (zp_vec_level == 3 ? avx512 : 0);
+		zp_vec_slow_bits = (uint32_t)(mask & ~covered);
+	}
 }
 
 int zp_vector_save(void *area64)

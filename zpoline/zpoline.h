@@ -52,6 +52,8 @@ ZP_HIDDEN extern char zp_sigreturn_site[];
 
 /* vector.c: read by entry.S on every call */
 ZP_HIDDEN extern uint8_t zp_vec_save;     /* save vector state around the hook */
+ZP_HIDDEN extern uint8_t zp_vec_level;    /* 0: XSAVE only; 1 SSE, 2 AVX, 3 AVX-512 moves */
+ZP_HIDDEN extern uint32_t zp_vec_slow_bits; /* components in use that need XSAVE */
 ZP_HIDDEN extern uint8_t zp_vec_compact;  /* XSAVEC available */
 ZP_HIDDEN extern uint64_t zp_vec_mask;    /* XCR0 minus AMX */
 ZP_HIDDEN extern uint64_t zp_vec_size;    /* bytes of XSAVE area (+64 for alignment) */
