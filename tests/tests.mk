@@ -23,7 +23,7 @@ tests/unit/test_rewrite: tests/unit/test_rewrite.c zpoline/rewrite.o zpoline/rew
 
 # --- integration ---------------------------------------------------------
 # One C program per idea; see the comment at the top of each source.
-TEST_INTEGRATION_PROGS := getpid_modes redzone vector_state signals enosys \
+TEST_INTEGRATION_PROGS := getpid_modes redzone vector_state signals enosys jit_getpid \
                           null_call page_zero syscall_mix
 TEST_INTEGRATION_BINS := $(addprefix $(TEST_OUT)/,$(TEST_INTEGRATION_PROGS))
 # Shared objects: a library the getpid test dlopen()s, and a hook library

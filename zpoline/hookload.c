@@ -55,7 +55,7 @@ static _Noreturn void load_failed(const char *path, const char *why)
 void zp_hook_load(void)
 {
 	const char *path = getenv("LIBZPHOOK");
-	const char *force = getenv("ZP_FORCE_XSAVE");
+	const char *force = getenv("ZP_SAVE_VECTOR");
 	if (!path || !*path) {
 		/* No hook: every call goes straight through zp_next, which is
 		 * general-purpose-register code. */

@@ -14,10 +14,11 @@
  *   5. Rewrite every executable mapping.  From here on the program's calls
  *      come through zp_entry and, with no hook yet, go straight to the kernel.
  *      Red-zone sites become int3 traps (redzone_trap.c).
- *   6. With ZP_SUD=1, Syscall User Dispatch catches calls from code that was
- *      never rewritten (sud.c).
- *   7. Load the hook library in its own namespace, with rewriting paused so
+ *   6. Load the hook library in its own namespace, with rewriting paused so
  *      its libc keeps real `syscall` instructions.
+ *   7. With ZP_SUD=1, Syscall User Dispatch catches calls from code that was
+ *      never rewritten (sud.c); after step 6, or the hook's own start-up
+ *      calls would be caught.
  *
  * ZP_VERBOSE=1 reports what was done and what it cost.
  */
@@ -80,11 +81,16 @@ __attribute__((constructor)) static void zpoline_init(void)
 	struct zp_rewrite_stats st = { 0 };
 	if (zp_rewrite_all(&st) != 0)
 		fprintf(stderr, "zpoline: cannot read /proc/self/maps; system calls are not hooked\n");
-	if (env_flag("ZP_SUD") && zp_sud_setup() != 0)
-		fprintf(stderr, "zpoline: ZP_SUD=1 but Syscall User Dispatch is unavailable (Linux >= 5.11 needed)\n");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	zp_hook_load();
+	/*
+	 * Only now: with SUD on, a system call from the hook library's own libc
+	 * outside a hooked call (its init, just above) would trap, and the
+	 * catch-all would rewrite the hook's libc, sending the hook into itself.
+	 */
+	if (env_flag("ZP_SUD") && zp_sud_setup() != 0)
+		fprintf(stderr, "zpoline: ZP_SUD=1 but Syscall User Dispatch is unavailable (Linux >= 5.11 needed)\n");
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 
 	if (env_flag("ZP_VERBOSE"))

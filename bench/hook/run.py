@@ -65,8 +65,8 @@ def build_cases(iters, with_zpoline):
             benchlib.Case("zpoline", [prog("getpid_zpoline"), "-n", str(fast)], zp_env,
                           label="zpoline pass-through, vector opt-out"),
             benchlib.Case("zpoline_xsave", [prog("getpid_zpoline"), "-n", str(fast)],
-                          dict(zp_env, ZP_FORCE_XSAVE="1"),
-                          label="zpoline pass-through, full XSAVE"),
+                          dict(zp_env, ZP_SAVE_VECTOR="1"),
+                          label="zpoline pass-through, vector state saved"),
         ]
     cases += [
         benchlib.Case("preload_wrap", [prog("getpid_preload_wrap"), "-n", str(fast)],
@@ -145,7 +145,7 @@ def targets_table(stats):
 
     rows = [
         ("zpoline (vector opt-out) / native", "<= 1.3x", zp / base, zp / base <= 1.3, None, None),
-        ("zpoline (full XSAVE) / native", "<= 1.5x", zpx / base, zpx / base <= 1.5, None, None),
+        ("zpoline (vector state saved) / native", "<= 1.5x", zpx / base, zpx / base <= 1.5, None, None),
     ]
     for name, other, want in (("SUD", sud, 25), ("ptrace", ptr, 500)):
         o = over_ratio(other)
@@ -266,7 +266,7 @@ Checks (a run that fails any of them makes the harness refuse to report):
   calls made) and checks each return value it sees at the exit stop;
 - zpoline: the program checks that libc's `getpid` was rewritten to
   `mov $39,%eax; call *%rax` (ff d0), that page 0 is mapped and that the hook library
-  is mapped. `ZP_FORCE_XSAVE=1` is libzpoline's switch; its effect is not observable
+  is mapped. `ZP_SAVE_VECTOR=1` is libzpoline's switch; its effect is not observable
   from the program beyond the timing.
 """
     for c in checks:

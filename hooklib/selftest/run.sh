@@ -16,9 +16,10 @@ trap 'rm -rf "$OUT"' EXIT
 unset ZP_TRACE_FD ZP_TRACE_ID ZP_TRACE_FILE ZP_COUNT_SHM ZP_COUNT_FILE || true
 
 failures=0
+passes=0
 check() {        # check DESCRIPTION COMMAND...
 	desc=$1; shift
-	if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; failures=$((failures + 1)); fi
+	if "$@"; then echo "ok   $desc"; passes=$((passes + 1)); else echo "FAIL $desc"; failures=$((failures + 1)); fi
 }
 
 # The calls column of the row named $2 in table file $1 ("" if absent).
@@ -90,5 +91,5 @@ check "trace: 4000 getuid lines from threads" test "$(grep -c '] getuid() ' "$L"
 check "trace: on stderr, across the root's execve" \
 	test "$(grep -c '] getpid() ' "$OUT/trace-stderr.txt")" = 105
 
-echo "$failures failure(s)"
+echo "hooklib: $passes passed, $failures failed"
 exit $((failures != 0))

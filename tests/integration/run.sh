@@ -110,7 +110,7 @@ calls_in() {
 
 for f in "$ZPOLINE" "$HOOK_PASS" "$HOOK_COUNT" "$HOOK_TRACE" "$HOOK_CLOBBER" \
 	"$OUT/hook_clobber_novector.so" "$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
-	"$OUT/signals" "$OUT/enosys" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
+	"$OUT/signals" "$OUT/enosys" "$OUT/jit_getpid" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
 	if [ ! -e "$f" ]; then
 		echo "run.sh: missing $f (run 'make test', which builds everything)"
 		echo "tests: 0 passed, 1 failed"
@@ -552,6 +552,27 @@ if command -v strace >/dev/null; then
 else
 	echo "SKIP strace cross-checks (no strace)"
 fi
+
+# --- 13. code written at run time, and the ZP_SUD=1 catch-all ---------------------------------
+# jit_getpid writes a syscall into an already executable page.  Without the
+# catch-all those calls are not hooked (documented); with ZP_SUD=1 the first
+# traps, the site is rewritten, and the count hook must see every call, and
+# none of the hook's own calls.
+
+for sud in 0 1; do
+	name="jit-code-sud$sud"
+	want "$name" || continue
+	table=$WORK/jit$sud.count
+	rm -f "$table"
+	ZP_ENV="ZP_COUNT_FILE=$table ZP_SUD=$sud" hooked "$HOOK_COUNT" "$OUT/jit_getpid" 1000 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	expected=0
+	[ "$sud" = 1 ] && expected=1000
+	got=$(calls_in "$table" getpid)
+	if [ "$rc" != 0 ]; then fail "$name" "$(describe_rc $rc)" "exit 0" "$WORK/err"
+	elif [ "$got" = "$expected" ]; then pass "$name ($got of 1000 JIT getpid hooked)"
+	else fail "$name" "getpid calls = $got" "$expected" "$WORK/err"; fi
+done
 
 # --- summary ------------------------------------------------------------------------------------
 
