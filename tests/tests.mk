@@ -30,7 +30,7 @@ TEST_INTEGRATION_BINS := $(addprefix $(TEST_OUT)/,$(TEST_INTEGRATION_PROGS))
 # that deliberately clobbers vector/x87 registers.
 # hook_clobber_novector.so is the same hook falsely claiming ZPHOOK_NO_VECTOR
 # (a negative control: the vector test must catch it).
-TEST_INTEGRATION_LIBS := $(TEST_OUT)/libgetpid_dl.so $(TEST_OUT)/hook_clobber.so \
+TEST_INTEGRATION_LIBS := $(TEST_OUT)/libgetpid_dl.so $(TEST_OUT)/hook_clobber.so $(TEST_OUT)/hook_upstream.so \
                          $(TEST_OUT)/hook_clobber_novector.so
 
 $(TEST_OUT):
@@ -47,6 +47,10 @@ $(TEST_OUT)/libgetpid_dl.so: tests/integration/getpid_dl.c | $(TEST_OUT)
 
 $(TEST_OUT)/hook_clobber.so: tests/integration/hook_clobber.c hooklib/zphook.h | $(TEST_OUT)
 	$(CC) $(CFLAGS) $(SO_FLAGS) -Ihooklib -o $@ $<
+
+# Built as an upstream zpoline hook would be: no exitless header at all.
+$(TEST_OUT)/hook_upstream.so: tests/integration/hook_upstream.c | $(TEST_OUT)
+	$(CC) $(CFLAGS) $(SO_FLAGS) -o $@ $<
 
 $(TEST_OUT)/hook_clobber_novector.so: tests/integration/hook_clobber.c hooklib/zphook.h | $(TEST_OUT)
 	$(CC) $(CFLAGS) $(SO_FLAGS) -Ihooklib -DHOOK_CLAIMS_NO_VECTOR -o $@ $<

@@ -109,7 +109,7 @@ calls_in() {
 # --- preconditions --------------------------------------------------------------
 
 for f in "$ZPOLINE" "$HOOK_PASS" "$HOOK_COUNT" "$HOOK_TRACE" "$HOOK_CLOBBER" \
-	"$OUT/hook_clobber_novector.so" "$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
+	"$OUT/hook_clobber_novector.so" "$OUT/hook_upstream.so" "$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
 	"$OUT/signals" "$OUT/enosys" "$OUT/jit_getpid" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
 	if [ ! -e "$f" ]; then
 		echo "run.sh: missing $f (run 'make test', which builds everything)"
@@ -572,6 +572,21 @@ for sud in 0 1; do
 	if [ "$rc" != 0 ]; then fail "$name" "$(describe_rc $rc)" "exit 0" "$WORK/err"
 	elif [ "$got" = "$expected" ]; then pass "$name ($got of 1000 JIT getpid hooked)"
 	else fail "$name" "getpid calls = $got" "$expected" "$WORK/err"; fi
+done
+
+# --- 14. a hook library built for upstream zpoline runs unchanged -----------------------------
+
+for mode in libc threads fork; do
+	name="upstream-abi-hook-$mode"
+	want "$name" || continue
+	hooked "$OUT/hook_upstream.so" "$OUT/getpid_modes" "$mode" 700 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	# fork: each process has its own counter (upstream hooks share nothing);
+	# the parent's line comes last and counts only its own calls, so sum all.
+	got=$(sed -n 's/^upstream-hook getpid=//p' "$WORK/err" | awk '{ s += $1 } END { print s + 0 }')
+	if [ "$rc" != 0 ]; then fail "$name" "$(describe_rc $rc)" "exit 0" "$WORK/err"
+	elif [ "$got" = 700 ]; then pass "$name ($got getpid via __hook_init)"
+	else fail "$name" "getpid calls = $got" "700" "$WORK/err"; fi
 done
 
 # --- summary ------------------------------------------------------------------------------------
