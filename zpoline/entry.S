@@ -108,86 +108,26 @@ zp_entry:
 	testl	$XFEATURE_AVX512_ALL, %r12d
 	jz	.Lsave_ymm_or_xmm
 	/* AVX-512 state in use: all 32 zmm registers and the 8 mask registers. */
-	vmovdqu64	%zmm0, 0(%rsp)
-	vmovdqu64	%zmm1, 64(%rsp)
-	vmovdqu64	%zmm2, 128(%rsp)
-	vmovdqu64	%zmm3, 192(%rsp)
-	vmovdqu64	%zmm4, 256(%rsp)
-	vmovdqu64	%zmm5, 320(%rsp)
-	vmovdqu64	%zmm6, 384(%rsp)
-	vmovdqu64	%zmm7, 448(%rsp)
-	vmovdqu64	%zmm8, 512(%rsp)
-	vmovdqu64	%zmm9, 576(%rsp)
-	vmovdqu64	%zmm10, 640(%rsp)
-	vmovdqu64	%zmm11, 704(%rsp)
-	vmovdqu64	%zmm12, 768(%rsp)
-	vmovdqu64	%zmm13, 832(%rsp)
-	vmovdqu64	%zmm14, 896(%rsp)
-	vmovdqu64	%zmm15, 960(%rsp)
-	vmovdqu64	%zmm16, 1024(%rsp)
-	vmovdqu64	%zmm17, 1088(%rsp)
-	vmovdqu64	%zmm18, 1152(%rsp)
-	vmovdqu64	%zmm19, 1216(%rsp)
-	vmovdqu64	%zmm20, 1280(%rsp)
-	vmovdqu64	%zmm21, 1344(%rsp)
-	vmovdqu64	%zmm22, 1408(%rsp)
-	vmovdqu64	%zmm23, 1472(%rsp)
-	vmovdqu64	%zmm24, 1536(%rsp)
-	vmovdqu64	%zmm25, 1600(%rsp)
-	vmovdqu64	%zmm26, 1664(%rsp)
-	vmovdqu64	%zmm27, 1728(%rsp)
-	vmovdqu64	%zmm28, 1792(%rsp)
-	vmovdqu64	%zmm29, 1856(%rsp)
-	vmovdqu64	%zmm30, 1920(%rsp)
-	vmovdqu64	%zmm31, 1984(%rsp)
-	kmovq	%k0, 2048(%rsp)
-	kmovq	%k1, 2056(%rsp)
-	kmovq	%k2, 2064(%rsp)
-	kmovq	%k3, 2072(%rsp)
-	kmovq	%k4, 2080(%rsp)
-	kmovq	%k5, 2088(%rsp)
-	kmovq	%k6, 2096(%rsp)
-	kmovq	%k7, 2104(%rsp)
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64	%zmm\r, 64*\r(%rsp)
+	.endr
+	.irp	r, 0,1,2,3,4,5,6,7
+	kmovq	%k\r, 2048+8*\r(%rsp)
+	.endr
 	jmp	.Lcall_fast
 .Lsave_ymm_or_xmm:
 	cmpb	$2, zp_vec_level(%rip)
 	jb	.Lsave_xmm
 	testl	$XFEATURE_AVX, %r12d
 	jz	.Lsave_xmm
-	vmovdqu	%ymm0, 0(%rsp)
-	vmovdqu	%ymm1, 64(%rsp)
-	vmovdqu	%ymm2, 128(%rsp)
-	vmovdqu	%ymm3, 192(%rsp)
-	vmovdqu	%ymm4, 256(%rsp)
-	vmovdqu	%ymm5, 320(%rsp)
-	vmovdqu	%ymm6, 384(%rsp)
-	vmovdqu	%ymm7, 448(%rsp)
-	vmovdqu	%ymm8, 512(%rsp)
-	vmovdqu	%ymm9, 576(%rsp)
-	vmovdqu	%ymm10, 640(%rsp)
-	vmovdqu	%ymm11, 704(%rsp)
-	vmovdqu	%ymm12, 768(%rsp)
-	vmovdqu	%ymm13, 832(%rsp)
-	vmovdqu	%ymm14, 896(%rsp)
-	vmovdqu	%ymm15, 960(%rsp)
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	%ymm\r, 64*\r(%rsp)
+	.endr
 	jmp	.Lcall_fast
 .Lsave_xmm:
-	movdqu	%xmm0, 0(%rsp)
-	movdqu	%xmm1, 64(%rsp)
-	movdqu	%xmm2, 128(%rsp)
-	movdqu	%xmm3, 192(%rsp)
-	movdqu	%xmm4, 256(%rsp)
-	movdqu	%xmm5, 320(%rsp)
-	movdqu	%xmm6, 384(%rsp)
-	movdqu	%xmm7, 448(%rsp)
-	movdqu	%xmm8, 512(%rsp)
-	movdqu	%xmm9, 576(%rsp)
-	movdqu	%xmm10, 640(%rsp)
-	movdqu	%xmm11, 704(%rsp)
-	movdqu	%xmm12, 768(%rsp)
-	movdqu	%xmm13, 832(%rsp)
-	movdqu	%xmm14, 896(%rsp)
-	movdqu	%xmm15, 960(%rsp)
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	%xmm\r, 64*\r(%rsp)
+	.endr
 
 .Lcall_fast:
 	movq	%rbx, %rdi
@@ -219,129 +159,38 @@ zp_entry:
 	jb	.Lrestore_ymm_or_xmm
 	testl	$XFEATURE_AVX512_ALL, %r12d
 	jz	.Lrestore_ymm_or_xmm_clear_avx512
-	vmovdqu64	0(%rsp), %zmm0
-	vmovdqu64	64(%rsp), %zmm1
-	vmovdqu64	128(%rsp), %zmm2
-	vmovdqu64	192(%rsp), %zmm3
-	vmovdqu64	256(%rsp), %zmm4
-	vmovdqu64	320(%rsp), %zmm5
-	vmovdqu64	384(%rsp), %zmm6
-	vmovdqu64	448(%rsp), %zmm7
-	vmovdqu64	512(%rsp), %zmm8
-	vmovdqu64	576(%rsp), %zmm9
-	vmovdqu64	640(%rsp), %zmm10
-	vmovdqu64	704(%rsp), %zmm11
-	vmovdqu64	768(%rsp), %zmm12
-	vmovdqu64	832(%rsp), %zmm13
-	vmovdqu64	896(%rsp), %zmm14
-	vmovdqu64	960(%rsp), %zmm15
-	vmovdqu64	1024(%rsp), %zmm16
-	vmovdqu64	1088(%rsp), %zmm17
-	vmovdqu64	1152(%rsp), %zmm18
-	vmovdqu64	1216(%rsp), %zmm19
-	vmovdqu64	1280(%rsp), %zmm20
-	vmovdqu64	1344(%rsp), %zmm21
-	vmovdqu64	1408(%rsp), %zmm22
-	vmovdqu64	1472(%rsp), %zmm23
-	vmovdqu64	1536(%rsp), %zmm24
-	vmovdqu64	1600(%rsp), %zmm25
-	vmovdqu64	1664(%rsp), %zmm26
-	vmovdqu64	1728(%rsp), %zmm27
-	vmovdqu64	1792(%rsp), %zmm28
-	vmovdqu64	1856(%rsp), %zmm29
-	vmovdqu64	1920(%rsp), %zmm30
-	vmovdqu64	1984(%rsp), %zmm31
-	kmovq	2048(%rsp), %k0
-	kmovq	2056(%rsp), %k1
-	kmovq	2064(%rsp), %k2
-	kmovq	2072(%rsp), %k3
-	kmovq	2080(%rsp), %k4
-	kmovq	2088(%rsp), %k5
-	kmovq	2096(%rsp), %k6
-	kmovq	2104(%rsp), %k7
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64	64*\r(%rsp), %zmm\r
+	.endr
+	.irp	r, 0,1,2,3,4,5,6,7
+	kmovq	2048+8*\r(%rsp), %k\r
+	.endr
 	jmp	.Lvector_done
 .Lrestore_ymm_or_xmm_clear_avx512:
-	vpxord	%zmm16, %zmm16, %zmm16
-	vpxord	%zmm17, %zmm17, %zmm17
-	vpxord	%zmm18, %zmm18, %zmm18
-	vpxord	%zmm19, %zmm19, %zmm19
-	vpxord	%zmm20, %zmm20, %zmm20
-	vpxord	%zmm21, %zmm21, %zmm21
-	vpxord	%zmm22, %zmm22, %zmm22
-	vpxord	%zmm23, %zmm23, %zmm23
-	vpxord	%zmm24, %zmm24, %zmm24
-	vpxord	%zmm25, %zmm25, %zmm25
-	vpxord	%zmm26, %zmm26, %zmm26
-	vpxord	%zmm27, %zmm27, %zmm27
-	vpxord	%zmm28, %zmm28, %zmm28
-	vpxord	%zmm29, %zmm29, %zmm29
-	vpxord	%zmm30, %zmm30, %zmm30
-	vpxord	%zmm31, %zmm31, %zmm31
-	kxorq	%k0, %k0, %k0
-	kxorq	%k1, %k1, %k1
-	kxorq	%k2, %k2, %k2
-	kxorq	%k3, %k3, %k3
-	kxorq	%k4, %k4, %k4
-	kxorq	%k5, %k5, %k5
-	kxorq	%k6, %k6, %k6
-	kxorq	%k7, %k7, %k7
+	.irp	r, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vpxord	%zmm\r, %zmm\r, %zmm\r
+	.endr
+	.irp	r, 0,1,2,3,4,5,6,7
+	kxorq	%k\r, %k\r, %k\r
+	.endr
 .Lrestore_ymm_or_xmm:
 	cmpb	$2, zp_vec_level(%rip)
 	jb	.Lrestore_sse
 	testl	$XFEATURE_AVX, %r12d
 	jz	.Lrestore_xmm_vex
-	vmovdqu	0(%rsp), %ymm0
-	vmovdqu	64(%rsp), %ymm1
-	vmovdqu	128(%rsp), %ymm2
-	vmovdqu	192(%rsp), %ymm3
-	vmovdqu	256(%rsp), %ymm4
-	vmovdqu	320(%rsp), %ymm5
-	vmovdqu	384(%rsp), %ymm6
-	vmovdqu	448(%rsp), %ymm7
-	vmovdqu	512(%rsp), %ymm8
-	vmovdqu	576(%rsp), %ymm9
-	vmovdqu	640(%rsp), %ymm10
-	vmovdqu	704(%rsp), %ymm11
-	vmovdqu	768(%rsp), %ymm12
-	vmovdqu	832(%rsp), %ymm13
-	vmovdqu	896(%rsp), %ymm14
-	vmovdqu	960(%rsp), %ymm15
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	64*\r(%rsp), %ymm\r
+	.endr
 	jmp	.Lvector_done
 .Lrestore_xmm_vex:
-	vmovdqu	0(%rsp), %xmm0
-	vmovdqu	64(%rsp), %xmm1
-	vmovdqu	128(%rsp), %xmm2
-	vmovdqu	192(%rsp), %xmm3
-	vmovdqu	256(%rsp), %xmm4
-	vmovdqu	320(%rsp), %xmm5
-	vmovdqu	384(%rsp), %xmm6
-	vmovdqu	448(%rsp), %xmm7
-	vmovdqu	512(%rsp), %xmm8
-	vmovdqu	576(%rsp), %xmm9
-	vmovdqu	640(%rsp), %xmm10
-	vmovdqu	704(%rsp), %xmm11
-	vmovdqu	768(%rsp), %xmm12
-	vmovdqu	832(%rsp), %xmm13
-	vmovdqu	896(%rsp), %xmm14
-	vmovdqu	960(%rsp), %xmm15
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	64*\r(%rsp), %xmm\r
+	.endr
 	jmp	.Lvector_done
 .Lrestore_sse:
-	movdqu	0(%rsp), %xmm0
-	movdqu	64(%rsp), %xmm1
-	movdqu	128(%rsp), %xmm2
-	movdqu	192(%rsp), %xmm3
-	movdqu	256(%rsp), %xmm4
-	movdqu	320(%rsp), %xmm5
-	movdqu	384(%rsp), %xmm6
-	movdqu	448(%rsp), %xmm7
-	movdqu	512(%rsp), %xmm8
-	movdqu	576(%rsp), %xmm9
-	movdqu	640(%rsp), %xmm10
-	movdqu	704(%rsp), %xmm11
-	movdqu	768(%rsp), %xmm12
-	movdqu	832(%rsp), %xmm13
-	movdqu	896(%rsp), %xmm14
-	movdqu	960(%rsp), %xmm15
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	64*\r(%rsp), %xmm\r
+	.endr
 .Lvector_done:
 	movq	%r13, %rax
 	jmp	.Lrestore_gprs

@@ -54,8 +54,7 @@ void zp_die(const char *msg)
 	line[n++] = '\n';
 	line[n] = '\0';
 	zp_write_str(2, line);
-	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { 0 };
-	zp_raw_syscall(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, 8, 0, 0);
+	zp_raw_sigaction(SIGSEGV, NULL, 0);
 	long tid = zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
 	long pid = zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	zp_raw_syscall(SYS_tgkill, pid, tid, SIGSEGV, 0, 0, 0);
@@ -68,4 +67,43 @@ void *zp_mmap_anon(size_t len)
 	long r = zp_raw_syscall(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return (r < 0 && r > -4096) ? NULL : (void *)r;
+}
+
+/*
+ * Install a signal handler with the raw rt_sigaction (NULL: the default
+ * action).  glibc's sigaction would install glibc's restorer, which is
+ * rewritten code (and outside the range Syscall User Dispatch allows); ours,
+ * zp_signal_restorer, lies in libzpoline's text.
+ */
+int zp_raw_sigaction(int sig, void (*handler)(int, siginfo_t *, void *), unsigned long flags)
+{
+	struct {
+		void (*handler)(int, siginfo_t *, void *);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} act = {
+		.handler = handler,
+		.flags = handler ? flags | SA_SIGINFO | 0x04000000 /* SA_RESTORER */ : 0,
+		.restorer = handler ? zp_signal_restorer : NULL,
+		.mask = 0,
+	};
+	return zp_raw_syscall(SYS_rt_sigaction, sig, (long)&act, 0, 8, 0, 0) == 0 ? 0 : -1;
+}
+
+/*
+ * Replace the 2-byte instruction at `site` in code that is running: make its
+ * page(s) writable, store both bytes at once (no thread sees half of it),
+ * and leave the code read+execute.
+ */
+int zp_patch_site(uint64_t site, uint16_t bytes)
+{
+	uint64_t page = site & ~4095ULL;
+	uint64_t len = (site + 2 - page + 4095) & ~4095ULL;
+	if (zp_raw_syscall(SYS_mprotect, (long)page, (long)len,
+			   PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0) != 0)
+		return -1;
+	__atomic_store_n((uint16_t *)(uintptr_t)site, bytes, __ATOMIC_RELEASE);
+	zp_raw_syscall(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_EXEC, 0, 0, 0);
+	return 0;
 }

@@ -24,14 +24,12 @@
  */
 #include <linux/sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 
 #include "zpoline.h"
 
 #define TRAP_TAG (1ULL << 63)
-#define SA_RESTORER_FLAG 0x04000000
 
 static int handler_installed;
 
@@ -49,21 +47,6 @@ static int must_run_in_place(long nr, const greg_t *g)
 	}
 }
 
-static void set_site_bytes(uint64_t site, uint16_t bytes)
-{
-	uint64_t page = site & ~4095ULL;
-	uint64_t len = (site + 2 - page + 4095) & ~4095ULL;
-	zp_raw_syscall(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
-	__atomic_store_n((uint16_t *)(uintptr_t)site, bytes, __ATOMIC_RELEASE);
-	zp_raw_syscall(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_EXEC, 0, 0, 0);
-}
-
-static void default_action(int sig)
-{
-	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { 0 };
-	zp_raw_syscall(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
-}
-
 static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 {
 	(void)info;
@@ -74,14 +57,14 @@ static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 		/* Not ours: the program gets what it would get without us.
 		 * Returning re-executes nothing (rip is past the int3), so
 		 * deliver SIGTRAP again with the default action. */
-		default_action(sig);
+		zp_raw_sigaction(sig, NULL, 0);
 		zp_raw_syscall(SYS_tgkill, zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0),
 			       zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0), sig, 0, 0, 0);
 		return;
 	}
 	long nr = g[REG_RAX];
 	if (must_run_in_place(nr, g)) {
-		set_site_bytes(site, 0x050f);  /* syscall, little-endian 0f 05 */
+		zp_patch_site(site, 0x050f);  /* syscall, little-endian 0f 05 */
 		g[REG_RIP] = (greg_t)site;
 		return;
 	}
@@ -92,19 +75,7 @@ static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 int zp_trap_site_add(uint64_t site)
 {
 	if (!handler_installed) {
-		struct {
-			void (*handler)(int, siginfo_t *, void *);
-			unsigned long flags;
-			void (*restorer)(void);
-			uint64_t mask;
-		} act = {
-			.handler = on_sigtrap,
-			/* Our restorer: it lies in our text (never rewritten). */
-			.flags = SA_SIGINFO | SA_RESTORER_FLAG | SA_ONSTACK | SA_RESTART,
-			.restorer = zp_signal_restorer,
-			.mask = 0,
-		};
-		if (zp_raw_syscall(SYS_rt_sigaction, SIGTRAP, (long)&act, 0, 8, 0, 0) != 0)
+		if (zp_raw_sigaction(SIGTRAP, on_sigtrap, SA_ONSTACK | SA_RESTART) != 0)
 			return -1;
 		handler_installed = 1;
 	}

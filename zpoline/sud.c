@@ -30,7 +30,6 @@
  */
 #include <signal.h>
 #include <stddef.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -44,7 +43,6 @@
 #endif
 #define SELECTOR_ALLOW 0
 #define SELECTOR_BLOCK 1
-#define SA_RESTORER_FLAG 0x04000000
 
 int zp_sud_enabled;
 
@@ -84,21 +82,6 @@ static int runs_in_place(long nr)
 	       nr == SYS_rt_sigreturn;
 }
 
-/* Make the trapping `syscall` a call, now that we know it is an instruction. */
-static void rewrite_trapped_site(uint64_t site)
-{
-	uint64_t page = site & ~4095ULL;
-	uint64_t len = (site + 2 - page + 4095) & ~4095ULL;
-	if (zp_sites_add(site) != 0)
-		return;
-	if (zp_raw_syscall(SYS_mprotect, (long)page, (long)len,
-			   PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0) != 0)
-		return;
-	__atomic_store_n((uint16_t *)(uintptr_t)site, (uint16_t)0xd0ff, __ATOMIC_RELEASE);
-	/* JIT code pages are commonly RWX or RX; RX is the safe choice. */
-	zp_raw_syscall(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_EXEC, 0, 0, 0);
-}
-
 static void on_sigsys(int sig, siginfo_t *info, void *ucv)
 {
 	(void)sig;
@@ -112,26 +95,19 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucv)
 		g[REG_RAX] = nr;
 		return;
 	}
-	rewrite_trapped_site((uint64_t)(uintptr_t)info->si_call_addr - 2);
+	/* Make the trapping `syscall` a call, now that we know it is an
+	 * instruction; it joins the site set first. */
+	uint64_t site = (uint64_t)(uintptr_t)info->si_call_addr - 2;
+	if (zp_sites_add(site) == 0)
+		zp_patch_site(site, 0xd0ff);
 	g[REG_RAX] = zp_hook(nr, g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]);
 	selector = SELECTOR_BLOCK;
 }
 
 int zp_sud_setup(void)
 {
-	struct {
-		void (*handler)(int, siginfo_t *, void *);
-		unsigned long flags;
-		void (*restorer)(void);
-		uint64_t mask;
-	} act = {
-		.handler = on_sigsys,
-		.flags = SA_SIGINFO | SA_RESTORER_FLAG | SA_ONSTACK,
-		.restorer = zp_signal_restorer,  /* in the allowed range */
-		.mask = 0,
-	};
 	/* Test first: old kernels answer EINVAL. */
-	if (zp_raw_syscall(SYS_rt_sigaction, SIGSYS, (long)&act, 0, 8, 0, 0) != 0)
+	if (zp_raw_sigaction(SIGSYS, on_sigsys, SA_ONSTACK) != 0)
 		return -1;
 	zp_sud_enabled = 1;
 	if (thread_enable() != 0) {

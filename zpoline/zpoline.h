@@ -9,6 +9,7 @@
 #ifndef EXITLESS_ZPOLINE_H
 #define EXITLESS_ZPOLINE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../hooklib/zphook.h"
@@ -114,5 +115,7 @@ ZP_HIDDEN size_t zp_strlen(const char *s);
 ZP_HIDDEN void zp_fmt_hex(char *out, uint64_t v);  /* 0x + 16 digits + NUL */
 ZP_HIDDEN _Noreturn void zp_die(const char *msg);
 ZP_HIDDEN void *zp_mmap_anon(size_t len);
+ZP_HIDDEN int zp_raw_sigaction(int sig, void (*handler)(int, siginfo_t *, void *), unsigned long flags);
+ZP_HIDDEN int zp_patch_site(uint64_t site, uint16_t bytes);
 
 #endif
