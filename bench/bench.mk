@@ -35,6 +35,11 @@ bench/hook/libgetpid_wrap.so: bench/hook/preload_getpid_wrap.c bench/hook/getpid
 bench/hook/libzphook_count_getpid.so: bench/hook/zphook_count_getpid.c hooklib/zphook.h
 	$(CC) $(CFLAGS) $(SO_FLAGS) -o $@ $<
 
+# --- start-up cost: real programs natively and under loaders/zprun ---
+# Nothing to build: bench/startup/run.py times existing programs (through
+# bench/startup/walltime.py) and uses loaders/zprun and the pass-through hook.
+
 # --- the bench target: one line per experiment ---
 bench:
 	python3 bench/hook/run.py $(BENCH_QUICK_FLAG)
+	python3 bench/startup/run.py $(BENCH_QUICK_FLAG)

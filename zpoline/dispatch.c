@@ -27,7 +27,7 @@ struct zp_frame *zp_current_frame(void)
 	return current_frame;
 }
 
-static _Noreturn void not_a_site(const struct zp_frame *f)
+__attribute__((noinline, cold)) static _Noreturn void not_a_site(const struct zp_frame *f)
 {
 	char target[19], from[19];
 	char msg[160];
@@ -59,7 +59,7 @@ static int made_executable(long nr, const struct zp_frame *f, long r)
 }
 
 /* Rewriting uses libopcodes and libc, which use vector registers. */
-static void rewrite_new_code(uint64_t start, uint64_t len)
+__attribute__((noinline, cold)) static void rewrite_new_code(uint64_t start, uint64_t len)
 {
 	if (zp_vec_save) {  /* entry.S saved them already */
 		zp_rewrite_new_exec(start, len);
