@@ -15,10 +15,12 @@ CC       := gcc
 CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 SO_FLAGS := -fPIC -shared
 
-# Debian packages: build tools, the disassembler library, the test and
-# benchmark programs.  `make deps` installs only what is missing.
-DEB_PACKAGES := gcc make binutils-dev libiberty-dev libcmocka-dev pkg-config libseccomp-dev \
-                python3 redis-server redis-tools strace valgrind busybox gnuplot-nox
+# Debian packages: the compiler and kernel headers, the disassembler
+# (libopcodes, linked statically, and the libiberty it needs), cmocka, and the
+# real programs that tests and benchmarks run.  `make deps` installs only
+# what is missing.
+DEB_PACKAGES := gcc make libc6-dev linux-libc-dev binutils-dev libiberty-dev libcmocka-dev \
+                python3 redis-server redis-tools strace gnuplot-nox
 
 .PHONY: all deps test demo bench clean
 all:
