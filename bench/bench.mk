@@ -40,6 +40,6 @@ bench/hook/libzphook_count_getpid.so: bench/hook/zphook_count_getpid.c hooklib/z
 # bench/startup/walltime.py) and uses loaders/zprun and the pass-through hook.
 
 # --- the bench target: one line per experiment ---
-bench:
+bench: deps all
 	python3 bench/hook/run.py $(BENCH_QUICK_FLAG)
 	python3 bench/startup/run.py $(BENCH_QUICK_FLAG)

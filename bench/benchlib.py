@@ -180,8 +180,14 @@ def gnuplot_bars(png, title, ylabel, rows, logscale=True):
         with open(data, "w") as f:
             for i, (label, med, lo, hi) in enumerate(rows):
                 f.write(f'{i} "{label}" {med} {lo} {hi}\n')
-        ymin = min(r[2] for r in rows) / 2
-        ymax = max(r[3] for r in rows) * 3
+        if logscale:
+            ymin = min(r[2] for r in rows) / 2
+            ymax = max(r[3] for r in rows) * 3
+        else:
+            # A linear bar must start at 0 or its height lies; the headroom
+            # leaves space for the value labels drawn above the error bars.
+            ymin = 0
+            ymax = max(r[3] for r in rows) * 1.4
         script = f"""
 set terminal pngcairo size 1100,600 font "Sans,10"
 set output {gp_str(png)}
