@@ -23,6 +23,9 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The kit's pieces that every experiment runs programs under.
+LIBZPOLINE = os.path.join(REPO, "zpoline", "libzpoline.so")
+PASSTHROUGH = os.path.join(REPO, "hooklib", "libzphook_passthrough.so")
 
 
 class BenchFailure(Exception):

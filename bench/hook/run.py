@@ -29,8 +29,8 @@ import benchlib  # noqa: E402
 REPO = benchlib.REPO
 SECTION = "hook-cost"
 PLOT = os.path.join(REPO, "docs", "img", "hook-cost.png")
-LIBZPOLINE = os.path.join(REPO, "zpoline", "libzpoline.so")
-PASSTHROUGH = os.path.join(REPO, "hooklib", "libzphook_passthrough.so")
+LIBZPOLINE = benchlib.LIBZPOLINE
+PASSTHROUGH = benchlib.PASSTHROUGH
 COUNT_HOOK = os.path.join(REPO, "bench", "hook", "libzphook_count_getpid.so")
 WRAP_LIB = os.path.join(REPO, "bench", "hook", "libgetpid_wrap.so")
 

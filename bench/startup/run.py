@@ -37,8 +37,8 @@ import benchlib  # noqa: E402
 REPO = benchlib.REPO
 SECTION = "startup-cost"
 PLOT = os.path.join(REPO, "docs", "img", "startup-cost.png")
-LIBZPOLINE = os.path.join(REPO, "zpoline", "libzpoline.so")
-PASSTHROUGH = os.path.join(REPO, "hooklib", "libzphook_passthrough.so")
+LIBZPOLINE = benchlib.LIBZPOLINE
+PASSTHROUGH = benchlib.PASSTHROUGH
 ZPRUN = os.path.join("loaders", "zprun")
 WALLTIME = os.path.join("bench", "startup", "walltime.py")
 ZPRUN_PREFIX = [ZPRUN, "--hook", "passthrough", "--"]

@@ -128,13 +128,21 @@ static int clone_child(void *arg)
 	return 0;
 }
 
-static void run_clone(long n)
+/* A stack for a clone child: clone() takes its top. */
+#define CHILD_STACK_SIZE (256 * 1024)
+static char *map_child_stack(void)
 {
-	const size_t stack_size = 256 * 1024;
-	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+	char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		fail("mmap stack");
+	return stack;
+}
+
+static void run_clone(long n)
+{
+	const size_t stack_size = CHILD_STACK_SIZE;
+	char *stack = map_child_stack();
 	/* CLONE_VM: the child writes its results straight into our memory */
 	struct clone_job job = { .calls = n, .first_result = -1, .wrong = 0 };
 	pid_t child = clone(clone_child, stack + stack_size, CLONE_VM | SIGCHLD, &job);
@@ -168,11 +176,8 @@ static int clone_thread_child(void *arg)
 
 static void run_clone_thread(long n)
 {
-	const size_t stack_size = 256 * 1024;
-	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		fail("mmap stack");
+	const size_t stack_size = CHILD_STACK_SIZE;
+	char *stack = map_child_stack();
 	struct clone_job job = { .calls = n, .first_result = -1, .wrong = 0 };
 	static volatile pid_t child_tid; /* set by the kernel, cleared at exit */
 	int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
