@@ -17,6 +17,7 @@
  */
 #include <elf.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "func_starts.h"
 
@@ -30,7 +31,7 @@ static int readable(const struct zp_map *maps, size_t n, uint64_t addr, uint64_t
 {
 	for (size_t i = 0; i < n; i++)
 		if (addr >= maps[i].start && addr + len <= maps[i].end)
-			return maps[i].readable;
+			return (maps[i].prot & PROT_READ) != 0;
 	return 0;
 }
 

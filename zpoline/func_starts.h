@@ -8,7 +8,7 @@
 /* One line of /proc/self/maps. */
 struct zp_map {
 	uint64_t start, end, offset;
-	int prot, shared, readable;
+	int prot, shared;
 	char path[64];
 };
 

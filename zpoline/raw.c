@@ -54,12 +54,19 @@ void zp_die(const char *msg)
 	line[n++] = '\n';
 	line[n] = '\0';
 	zp_write_str(2, line);
-	zp_raw_sigaction(SIGSEGV, NULL, 0);
-	long tid = zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
-	long pid = zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-	zp_raw_syscall(SYS_tgkill, pid, tid, SIGSEGV, 0, 0, 0);
+	zp_raise_default(SIGSEGV);
 	for (;;)
 		zp_raw_syscall(SYS_exit_group, 128 + SIGSEGV, 0, 0, 0, 0, 0);
+}
+
+/* Send `sig` to this thread with its default action, as if no handler of
+ * ours had ever been installed. */
+void zp_raise_default(int sig)
+{
+	zp_raw_sigaction(sig, NULL, 0);
+	long tid = zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	long pid = zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	zp_raw_syscall(SYS_tgkill, pid, tid, sig, 0, 0, 0);
 }
 
 void *zp_mmap_anon(size_t len)

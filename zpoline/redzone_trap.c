@@ -57,9 +57,7 @@ static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 		/* Not ours: the program gets what it would get without us.
 		 * Returning re-executes nothing (rip is past the int3), so
 		 * deliver SIGTRAP again with the default action. */
-		zp_raw_sigaction(sig, NULL, 0);
-		zp_raw_syscall(SYS_tgkill, zp_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0),
-			       zp_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0), sig, 0, 0, 0);
+		zp_raise_default(sig);
 		return;
 	}
 	long nr = g[REG_RAX];

@@ -135,7 +135,6 @@ static int parse_line(const char *line, struct zp_map *m)
 	m->offset = off;
 	m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? PROT_EXEC : 0);
-	m->readable = perms[0] == 'r';
 	m->shared = perms[3] == 's';
 	const char *path = path_at ? line + path_at : "";
 	size_t n = strcspn(path, "\n");

@@ -114,6 +114,7 @@ ZP_HIDDEN void zp_write_str(int fd, const char *s);
 ZP_HIDDEN size_t zp_strlen(const char *s);
 ZP_HIDDEN void zp_fmt_hex(char *out, uint64_t v);  /* 0x + 16 digits + NUL */
 ZP_HIDDEN _Noreturn void zp_die(const char *msg);
+ZP_HIDDEN void zp_raise_default(int sig);
 ZP_HIDDEN void *zp_mmap_anon(size_t len);
 ZP_HIDDEN int zp_raw_sigaction(int sig, void (*handler)(int, siginfo_t *, void *), unsigned long flags);
 ZP_HIDDEN int zp_patch_site(uint64_t site, uint16_t bytes);
