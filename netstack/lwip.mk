@@ -13,7 +13,7 @@ LWIP_STAMP   := $(LWIP_DIR)/src/src/core/tcp.c
 LWIP_LIB     := $(LWIP_DIR)/liblwipcore.a
 LWIP_INCLUDE := -Inetstack/lwip -I$(LWIP_SRC)/include
 LWIP_CFLAGS  := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -Wall $(LWIP_INCLUDE)
-LWIP_HEADERS := netstack/lwip/lwipopts.h netstack/lwip/arch/cc.h
+LWIP_HEADERS := netstack/lwip/lwipopts.h netstack/lwip/arch/cc.h netstack/lwip/lwip_hooks.h
 
 # The part of lwIP's core a NO_SYS=1, IPv4-only raw-API stack needs.
 LWIP_CORE := core/init core/def core/inet_chksum core/ip core/mem core/memp core/netif \

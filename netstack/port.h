@@ -38,7 +38,12 @@ enum {
 
 /* A received frame.  handle owns the buffer (an rte_mbuf) until
  * ns_port_free(handle); data/len stay valid until then.  Frames are always
- * one contiguous segment (the port is configured without scattered rx). */
+ * one contiguous segment (the port is configured without scattered rx).
+ * At least NS_FRAME_TAILROOM bytes after data + len are readable too (the
+ * port drops frames that do not leave them): lwIP 2.1.3's TCP option
+ * parser reads the length byte of an option that ends the header, one
+ * byte past a segment without payload (found by netstack/fuzz). */
+#define NS_FRAME_TAILROOM 16
 struct ns_frame {
 	void *handle;
 	void *data;
@@ -70,6 +75,11 @@ void *ns_port_tx_alloc(void **data, unsigned *room);
 int ns_port_tx_queue(void *handle, uint16_t len, unsigned cksum_offloads,
                      uint8_t l2_len, uint8_t l3_len);
 void ns_port_tx_flush(void);
+
+/* Link state as the device reports it now, without waiting (memif: the
+ * peer is connected; tap: the interface is up).  1 up, 0 down.  Cheap but
+ * not free (a driver call): the stack polls it every few milliseconds. */
+int ns_port_link_up(void);
 
 /* Counters the device keeps (ipackets, opackets, imissed, ierrors, oerrors). */
 struct ns_port_stats {

@@ -57,6 +57,10 @@ struct ns_stack_counters {
 };
 void ns_stack_counters(struct ns_stack_counters *c);
 
+/* One line describing the interface, for verbose start-up messages:
+ * "net_tap mac 02:..:.. mtu 1500 10.0.0.1/24 offloads rx-ip,rx-l4,tx-ip,tx-l4,tx-multiseg". */
+void ns_stack_describe(char *buf, size_t len);
+
 /* Stop the port at exit (the process that started it only). */
 void ns_stack_stop(void);
 

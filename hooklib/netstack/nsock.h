@@ -56,4 +56,60 @@ bool ns_stack_owned(void);
  * status 1 (a server must not run on a stack that is not there). */
 void ns_stack_ensure_started(void);
 
+/* --- the system calls on lwIP sockets (fdtable.c, sock_*.c) ---------------
+ * Added by the socket layer.  Arguments as the kernel takes them (pointers
+ * untyped where the kernel's type is a sockaddr or socklen_t: socklen_t *
+ * may be passed as int *), results as the kernel returns them.  The
+ * dispatcher calls these only for fds with ns_fd_lookup(fd) != NULL, except:
+ *   ns_sys_socket        for socket() when ns_sys_socket_is_ours();
+ *   ns_sys_dup2/dup3     when OLDFD *or* NEWFD is ours (a kernel fd dup'd
+ *                        over one of ours must drop our entry);
+ *   ns_sys_close_range   when the range may hold one of ours (always is fine).
+ * In a fork child (ns_stack_owned() false) close() only closes the
+ * placeholder and forgets the fd; every other call on an lwIP fd returns
+ * -EBADF, and socket(AF_INET) returns -ENETDOWN. */
+struct iovec;
+struct msghdr;
+struct mmsghdr;
+
+/* Give the socket layer the raw system call (the hook's api->next); used
+ * for placeholders (eventfd2, close, dup, fcntl) and tgkill(SIGPIPE).
+ * Until called, libc's syscall() is used. */
+void ns_sock_init(long (*next)(long, long, long, long, long, long, long));
+
+/* socket(DOMAIN, TYPE, ...) belongs to us: AF_INET with SOCK_STREAM or
+ * SOCK_DGRAM (any SOCK_NONBLOCK/SOCK_CLOEXEC), and every AF_INET6 socket
+ * (refused with EAFNOSUPPORT so programs fall back to IPv4). */
+bool ns_sys_socket_is_ours(int domain, int type);
+
+long ns_sys_socket(int domain, int type, int protocol);
+long ns_sys_bind(int fd, const void *addr, int addrlen);
+long ns_sys_listen(int fd, int backlog);
+long ns_sys_accept(int fd, void *addr, int *addrlen);
+long ns_sys_accept4(int fd, void *addr, int *addrlen, int flags);
+long ns_sys_connect(int fd, const void *addr, int addrlen);
+long ns_sys_shutdown(int fd, int how);
+long ns_sys_close(int fd);
+long ns_sys_close_range(unsigned first, unsigned last, unsigned flags);
+long ns_sys_getsockname(int fd, void *addr, int *addrlen);
+long ns_sys_getpeername(int fd, void *addr, int *addrlen);
+long ns_sys_setsockopt(int fd, int level, int name, const void *optval, int optlen);
+long ns_sys_getsockopt(int fd, int level, int name, void *optval, int *optlen);
+long ns_sys_fcntl(int fd, int cmd, long arg);
+long ns_sys_ioctl(int fd, unsigned long req, long arg);
+long ns_sys_dup(int fd);
+long ns_sys_dup2(int oldfd, int newfd);            /* oldfd == newfd handled */
+long ns_sys_dup3(int oldfd, int newfd, int flags);
+
+long ns_sys_read(int fd, void *buf, unsigned long count);
+long ns_sys_write(int fd, const void *buf, unsigned long count);
+long ns_sys_readv(int fd, const struct iovec *iov, int iovcnt);
+long ns_sys_writev(int fd, const struct iovec *iov, int iovcnt);
+long ns_sys_recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, int *addrlen);
+long ns_sys_sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, int addrlen);
+long ns_sys_recvmsg(int fd, struct msghdr *msg, int flags);
+long ns_sys_sendmsg(int fd, const struct msghdr *msg, int flags);
+long ns_sys_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, void *timeout);
+long ns_sys_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags);
+
 #endif

@@ -93,6 +93,9 @@
 #define TCP_SYNMAXRTX               6
 #define LWIP_TCP_PCB_NUM_EXT_ARGS   0
 #define LWIP_EVENT_API              0
+/* Initial sequence numbers from RFC 6528 (netstack/tcp_isn.c), not
+ * lwIP's predictable counter. */
+#define LWIP_HOOK_FILENAME          "lwip_hooks.h"
 
 /* --- checksums --------------------------------------------------------------
  * Decided per netif at start-up from what the DPDK device reports
@@ -103,6 +106,7 @@
 /* --- statistics: malformed frames are dropped and counted ------------------ */
 #define LWIP_STATS                  1
 #define LWIP_STATS_DISPLAY          0
+#define LWIP_STATS_LARGE            1   /* 32-bit counters: a benchmark overflows 16 bits */
 #define LINK_STATS                  1
 #define ETHARP_STATS                1
 #define IP_STATS                    1
