@@ -29,8 +29,12 @@ all:
 include zpoline/zpoline.mk
 include hooklib/hooklib.mk
 include netstack/netstack.mk
+include hooklib/netstack/sock.mk
+include hooklib/netstack/netstack.mk
+include hooklib/preload/preload.mk
 include loaders/loaders.mk
 include tests/tests.mk
+include tests/netstack/netstack.mk
 include bench/bench.mk
 
 all: $(ALL_TARGETS)

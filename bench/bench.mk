@@ -39,7 +39,14 @@ bench/hook/libzphook_count_getpid.so: bench/hook/zphook_count_getpid.c hooklib/z
 # Nothing to build: bench/startup/run.py times existing programs (through
 # bench/startup/walltime.py) and uses loaders/zprun and the pass-through hook.
 
+# --- netstack: Redis on the user-space TCP/IP stack (lwIP over DPDK memif) ---
+# Nothing to build here: bench/netstack/run.py runs redis-server and
+# redis-benchmark natively on loopback, and both ends under
+# `loaders/zprun --hook netstack` and `loaders/zprun --mechanism preload`
+# (hooklib/libzphook_netstack.so, hooklib/libzp_preload.so).  Root.
+
 # --- the bench target: one line per experiment ---
 bench: deps all
 	python3 bench/hook/run.py $(BENCH_QUICK_FLAG)
 	python3 bench/startup/run.py $(BENCH_QUICK_FLAG)
+	python3 bench/netstack/run.py $(BENCH_QUICK_FLAG)

@@ -112,6 +112,11 @@ def _first_line(cmd):
         return "unknown"
 
 
+def first_line(cmd):
+    """First line of a command's stdout ("unknown" if it fails): versions."""
+    return _first_line(cmd)
+
+
 def machine_info():
     cpu = "unknown"
     try:

@@ -41,6 +41,7 @@ gcc -shared -fPIC -o "$KIT/zpoline/libzpoline.so" "$TMP/stand_in.c"
 gcc -shared -fPIC -o "$TMP/other/libother.so" "$TMP/stand_in.c"
 # Hook libraries are only resolved by zprun, never loaded by the stand-in.
 cp "$KIT/zpoline/libzpoline.so" "$KIT/hooklib/libzphook_alpha.so"
+cp "$KIT/zpoline/libzpoline.so" "$KIT/hooklib/libzp_preload.so"
 cp "$KIT/zpoline/libzpoline.so" "$KIT/hooklib/libzphook_beta.so"
 cp "$KIT/zpoline/libzpoline.so" "$TMP/other/myhook.so"
 chmod -R a+rX "$TMP"
@@ -89,7 +90,9 @@ run "$Z" --hook;                expect_error_line "--hook without argument" 2 "-
 run "$Z" --hook= true;          expect_error_line "--hook= empty" 2 "--help"
 run "$Z" --bogus true;          expect_error_line "unknown option" 2 "unknown option '--bogus'.*--help"
 run "$Z" --verbose=yes true;    expect_error_line "flag given a value" 2 "takes no argument"
-run "$Z" --mechanism sud true;  expect_error_line "--mechanism is planned, rejected" 2 "not implemented"
+run "$Z" --mechanism sud true;  expect_error_line "--mechanism: unknown name lists the available ones" 2 \
+	"mechanism 'sud' is not available \(not yet\); available: zpoline preload"
+run "$Z" --mechanism;           expect_error_line "--mechanism without argument" 2 "--mechanism needs an argument"
 run "$Z" --loader true;         expect_error_line "--loader is planned, rejected" 2 "not implemented"
 
 # --- finding the libraries --------------------------------------------------
@@ -125,6 +128,23 @@ if [ "$can_exec" = 1 ]; then
 	run env -u LIBZPHOOK "$TMP/zprun-link" --hook alpha -- sh -c 'printf "%s|%s" "$LD_PRELOAD" "$LIBZPHOOK"'
 	expect_output "called through a symlink, still finds the kit" 0 \
 		"$KIT/zpoline/libzpoline.so|$KIT/hooklib/libzphook_alpha.so"
+
+	# --- mechanisms -------------------------------------------------------
+	run env -u LD_PRELOAD -u LIBZPHOOK "$Z" --mechanism zpoline --hook alpha -- sh -c "$show_env"
+	expect_output "--mechanism zpoline is the default" 0 \
+		"$KIT/zpoline/libzpoline.so|$KIT/hooklib/libzphook_alpha.so|unset"
+	run env -u LD_PRELOAD -u LIBZPHOOK "$Z" --mechanism preload --hook alpha -- sh -c "$show_env"
+	expect_output "--mechanism preload: LD_PRELOAD is libzp_preload.so, LIBZPHOOK set" 0 \
+		"$KIT/hooklib/libzp_preload.so|$KIT/hooklib/libzphook_alpha.so|unset"
+	run env -u LIBZPHOOK LD_PRELOAD="$TMP/other/libother.so" "$Z" --mechanism=preload -- sh -c "$show_env"
+	expect_output "--mechanism=preload without a hook keeps an existing LD_PRELOAD after it" 0 \
+		"$KIT/hooklib/libzp_preload.so:$TMP/other/libother.so|unset|unset"
+	mkdir -p "$TMP/nopreload/loaders" "$TMP/nopreload/zpoline" "$TMP/nopreload/hooklib"
+	cp "$Z" "$TMP/nopreload/loaders/zprun"
+	cp "$KIT/zpoline/libzpoline.so" "$TMP/nopreload/zpoline/"
+	run "$TMP/nopreload/loaders/zprun" --mechanism preload -- true
+	expect_error_line "--mechanism preload, libzp_preload.so missing: one line, exit 126" 126 \
+		"libzp_preload.so.*make"
 
 	run env -u ZP_VERBOSE "$Z" --verbose -- sh -c 'printf %s "$ZP_VERBOSE"'
 	if [ "$rc" = 0 ] && [ "$out" = 1 ] && grep -q 'zprun: exec sh' <<<"$err"
@@ -168,6 +188,9 @@ else
 		"page 0.*not root, vm.mmap_min_addr=$min_addr.*run as root, or sysctl -w vm.mmap_min_addr=0"
 	if [ -z "$out" ]; then ok "page 0 refused: the program did not run"
 	else fail "page 0 refused: the program did not run" "stdout: $out"; fi
+	# LD_PRELOAD needs no page 0: an ordinary user may use it.
+	run "${as_user[@]}" "$Z" --mechanism preload -- sh -c 'echo program-ran'
+	expect_output "--mechanism preload needs no page 0 (ordinary user)" 0 "program-ran"
 	if [ "$(id -u)" = 0 ]; then
 		run setpriv --bounding-set=-sys_rawio "$Z" -- true
 		expect_error_line "page 0 refused for root without CAP_SYS_RAWIO" 126 \
@@ -199,6 +222,15 @@ else
 		run "$ZPRUN" --hook "$hook" -- sh -c 'echo hello; exit 5'
 		expect_output "real hook $hook: output and exit status 5" 5 "hello"
 	done
+	if [ ! -f "$ROOT/hooklib/libzp_preload.so" ] || [ ! -f "$ROOT/hooklib/libzphook_count.so" ]; then
+		skip "real --mechanism preload" "hooklib/libzp_preload.so or libzphook_count.so not built"
+	else
+		# dash's exit is _exit(), which the preload library sends through the hook.
+		run env -u ZP_COUNT_FILE "$ZPRUN" --mechanism preload --hook count -- sh -c 'echo hello; exit 5'
+		if [ "$rc" = 5 ] && [ "$out" = hello ] && grep -Eq '^ *[0-9.]+ .* write$' <<<"$err"
+		then ok "real --mechanism preload with the count hook: output, status 5, write counted"
+		else fail "real --mechanism preload" "rc=$rc out=$out err=$err"; fi
+	fi
 fi
 
 echo "zprun: $passed passed, $failed failed"

@@ -1,7 +1,7 @@
 /*
  * zprun - run a program with every system call routed through a zpoline hook.
  *
- *   zprun [--hook NAME|PATH] [--verbose] [--] prog args...
+ *   zprun [--hook NAME|PATH] [--mechanism zpoline|preload] [--verbose] [--] prog args...
  *
  * zprun does not hook anything itself.  It prepares the environment that
  * libzpoline.so needs and then replaces itself with the program (execvp), so
@@ -9,20 +9,29 @@
  * unchanged:
  *
  *   LD_PRELOAD  <kit>/zpoline/libzpoline.so, prepended to any existing value
+ *               (--mechanism preload: <kit>/hooklib/libzp_preload.so instead)
  *   LIBZPHOOK   absolute path of the hook library (only with --hook)
  *   ZP_VERBOSE  1 (only with --verbose)
+ *
+ * Mechanisms (how system calls reach the hook):
+ *   zpoline   (default) every syscall instruction rewritten into a call
+ *   preload   libc's socket/epoll/poll/select/read/write functions replaced
+ *             through LD_PRELOAD (the minimum-overhead comparison case; it
+ *             sees only those calls; see hooklib/preload/preload.c)
  *
  * The libraries are found relative to zprun's own executable, so a checkout
  * works from anywhere without installation:
  *
  *   <dir of zprun>/../zpoline/libzpoline.so
  *   <dir of zprun>/../hooklib/libzphook_NAME.so
+ *   <dir of zprun>/../hooklib/libzp_preload.so   (--mechanism preload)
  *
  * Before exec'ing, zprun checks that this process may map virtual page 0
- * (where libzpoline puts its trampoline).  If it may not, it says why and what
+ * (where libzpoline puts its trampoline; not needed by --mechanism preload).  If it may not, it says why and what
  * to do in one line, instead of letting libzpoline fail inside the program.
  *
- * Exit status: the program's own; 2 for bad usage or an unknown hook; 126 when
+ * Exit status: the program's own; 2 for bad usage, an unknown hook or
+ * mechanism; 126 when
  * page 0 cannot be mapped, the kit is incomplete or the program cannot be
  * executed; 127 when the program is not found (as a shell does).
  */
@@ -86,15 +95,28 @@ static const struct option_row option_table[] = {
 	  "print what zprun sets up; set ZP_VERBOSE=1 for libzpoline" },
 	{ OPT_HELP, "help", "-h", NULL, true,
 	  "show this help and exit" },
-	{ OPT_MECHANISM, "mechanism", NULL, "NAME", false,
-	  "(planned) how system calls are caught" },
+	{ OPT_MECHANISM, "mechanism", NULL, "NAME", true,
+	  "how system calls reach the hook: zpoline (default: every\n"
+	  "                        syscall instruction rewritten) or preload (libc's\n"
+	  "                        socket/epoll/poll/read/write... replaced by\n"
+	  "                        LD_PRELOAD: the minimum-overhead comparison case)" },
 	{ OPT_LOADER, "loader", NULL, NULL, false,
 	  "(planned) start the program through the exitless loader" },
 };
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
 
+enum mechanism {
+	MECH_ZPOLINE,            /* libzpoline.so: every syscall instruction */
+	MECH_PRELOAD,            /* libzp_preload.so: libc's functions */
+};
+
+/* The names --mechanism accepts; others are reported as not there yet. */
+static const char *const mechanism_names[] = { "zpoline", "preload" };
+#define MECHANISM_COUNT (sizeof mechanism_names / sizeof mechanism_names[0])
+
 struct settings {
 	const char *hook;        /* as given on the command line, or NULL */
+	enum mechanism mechanism;
 	bool verbose;
 	char **program_argv;     /* points into argv: prog args... NULL */
 };
@@ -121,7 +143,8 @@ static void print_help(FILE *out)
 		"\nExamples:\n"
 		"  zprun --hook count -- redis-server --port 7000 --save ''\n"
 		"  zprun --hook trace -- ls /\n"
-		"\nExit status: PROGRAM's; 2 bad usage or unknown hook; 126 page 0 cannot be\n"
+		"  zprun --mechanism preload --hook netstack -- redis-server --save ''\n"
+		"\nExit status: PROGRAM's; 2 bad usage, unknown hook or mechanism; 126 page 0 cannot be\n"
 		"mapped, kit library missing or PROGRAM not executable; 127 PROGRAM not found.\n");
 }
 
@@ -157,6 +180,24 @@ static const struct option_row *find_option(const char *arg, const char **inline
 	return NULL;
 }
 
+/* One line naming the mechanisms there are, exit 2. */
+static _Noreturn void report_unknown_mechanism(const char *name)
+{
+	fprintf(stderr, "zprun: mechanism '%s' is not available (not yet); available:", name);
+	for (size_t i = 0; i < MECHANISM_COUNT; i++)
+		fprintf(stderr, " %s", mechanism_names[i]);
+	fputs(" (try 'zprun --help')\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static enum mechanism parse_mechanism(const char *name)
+{
+	for (size_t i = 0; i < MECHANISM_COUNT; i++)
+		if (strcmp(name, mechanism_names[i]) == 0)
+			return (enum mechanism)i;
+	report_unknown_mechanism(name);
+}
+
 static void apply_option(struct settings *settings, const struct option_row *row, const char *value)
 {
 	if (!row->implemented)
@@ -174,6 +215,8 @@ static void apply_option(struct settings *settings, const struct option_row *row
 		settings->verbose = true;
 		break;
 	case OPT_MECHANISM:
+		settings->mechanism = parse_mechanism(value);
+		break;
 	case OPT_LOADER:
 		break;  /* unreachable while not implemented */
 	}
@@ -305,10 +348,14 @@ static void resolve_hook(const char *hook, const char *own_dir, char *resolved)
 	}
 }
 
-static void resolve_libzpoline(const char *own_dir, char *resolved)
+/* The library LD_PRELOAD gets: libzpoline, or the preload mechanism's. */
+static void resolve_libzpoline(const char *own_dir, enum mechanism mechanism, char *resolved)
 {
 	char candidate[PATH_MAX];
-	format_path(candidate, sizeof candidate, "%s/../zpoline/libzpoline.so", own_dir);
+	if (mechanism == MECH_PRELOAD)
+		format_path(candidate, sizeof candidate, "%s/../hooklib/libzp_preload.so", own_dir);
+	else
+		format_path(candidate, sizeof candidate, "%s/../zpoline/libzpoline.so", own_dir);
 	if (realpath(candidate, resolved) == NULL) {
 		fprintf(stderr, "zprun: %s: %s (build the kit with 'make')\n",
 			candidate, strerror(errno));
@@ -424,8 +471,8 @@ static void set_variable(const char *name, const char *value, bool verbose)
 		fprintf(stderr, "zprun: %s=%s\n", name, value);
 }
 
-/* libzpoline goes first so it is initialised before other preloaded code
- * runs; whatever the user preloaded is kept after it. */
+/* libzpoline (or libzp_preload) goes first so it is initialised before
+ * other preloaded code runs; whatever the user preloaded is kept after it. */
 static void prepend_ld_preload(const char *library, bool verbose)
 {
 	const char *existing = getenv("LD_PRELOAD");
@@ -452,14 +499,15 @@ int main(int argc, char **argv)
 	find_own_directory(own_dir, sizeof own_dir);
 
 	char libzpoline_path[PATH_MAX];
-	resolve_libzpoline(own_dir, libzpoline_path);
+	resolve_libzpoline(own_dir, settings.mechanism, libzpoline_path);
 
 	char hook_path[PATH_MAX];
 	if (settings.hook != NULL)
 		resolve_hook(settings.hook, own_dir, hook_path);
 
+	/* Only libzpoline's trampoline needs page 0. */
 	int error;
-	if (!can_map_page_zero(&error))
+	if (settings.mechanism == MECH_ZPOLINE && !can_map_page_zero(&error))
 		report_page_zero_refused(error);
 
 	prepend_ld_preload(libzpoline_path, settings.verbose);

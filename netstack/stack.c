@@ -344,3 +344,22 @@ void ns_stack_stop(void)
 	netif_set_link_down(&nif);
 	ns_port_stop();
 }
+
+void ns_stack_format_counters(char *buf, size_t len)
+{
+	struct ns_stack_counters c;
+
+	ns_stack_counters(&c);
+	snprintf(buf, len,
+	         "rx_frames=%llu tx_frames=%llu link_drop=%llu arp_drop=%llu ip_drop=%llu "
+	         "ip_chkerr=%llu ip_lenerr=%llu ip_proterr=%llu icmp_drop=%llu udp_drop=%llu "
+	         "udp_chkerr=%llu tcp_drop=%llu tcp_chkerr=%llu tcp_lenerr=%llu mem_err=%llu",
+	         (unsigned long long)c.rx_frames, (unsigned long long)c.tx_frames,
+	         (unsigned long long)c.link_drop, (unsigned long long)c.arp_drop,
+	         (unsigned long long)c.ip_drop, (unsigned long long)c.ip_chkerr,
+	         (unsigned long long)c.ip_lenerr, (unsigned long long)c.ip_proterr,
+	         (unsigned long long)c.icmp_drop, (unsigned long long)c.udp_drop,
+	         (unsigned long long)c.udp_chkerr, (unsigned long long)c.tcp_drop,
+	         (unsigned long long)c.tcp_chkerr, (unsigned long long)c.tcp_lenerr,
+	         (unsigned long long)c.mem_err);
+}

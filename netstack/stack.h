@@ -56,6 +56,8 @@ struct ns_stack_counters {
 	         mem_err;
 };
 void ns_stack_counters(struct ns_stack_counters *c);
+/* The counters as one line of name=value pairs (no newline), lock held. */
+void ns_stack_format_counters(char *buf, size_t len);
 
 /* One line describing the interface, for verbose start-up messages:
  * "net_tap mac 02:..:.. mtu 1500 10.0.0.1/24 offloads rx-ip,rx-l4,tx-ip,tx-l4,tx-multiseg". */

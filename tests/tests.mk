@@ -58,19 +58,29 @@ $(TEST_OUT)/hook_clobber_novector.so: tests/integration/hook_clobber.c hooklib/z
 TEST_TARGETS := $(TEST_UNIT_BINS) $(TEST_INTEGRATION_BINS) $(TEST_INTEGRATION_LIBS)
 CLEAN_FILES += $(TEST_TARGETS)
 
-# Suites other parts keep next to their code; run when present.
-TEST_OTHER_SUITES := loaders/test_zprun.sh hooklib/selftest/run.sh
+# Suites other parts keep next to their code.  Unit tests and the fuzz
+# driver are programs; the rest are scripts.  The netstack suites need root
+# (network namespaces, DPDK, page 0), as `make test` does anyway.
+TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events
+TEST_OTHER_SUITES := loaders/test_zprun.sh hooklib/selftest/run.sh \
+                     tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
+                     tests/netstack/test_redis.sh
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
-test: deps all $(TEST_TARGETS)
+test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ)
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
+	for unit in $(TEST_OTHER_UNITS); do \
+	  echo "== unit: $$unit"; $$unit || rc=1; \
+	done; \
+	echo "== fuzz: $(NETSTACK_FUZZ) $(NETSTACK_FUZZ_ARGS)"; \
+	$(NETSTACK_FUZZ) $(NETSTACK_FUZZ_ARGS) || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
 	bash tests/integration/run.sh || rc=1; \
 	for suite in $(TEST_OTHER_SUITES); do \
-	  if [ -f $$suite ]; then echo "== $$suite"; bash $$suite || rc=1; fi; \
+	  echo "== $$suite"; bash $$suite || rc=1; \
 	done; \
 	if [ $$rc = 0 ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILED"; fi; \

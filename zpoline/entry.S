@@ -29,7 +29,9 @@
 /* XCR0 / XINUSE bits (SDM Vol. 1, 13.1): AVX = ymm upper halves; AVX-512 =
  * opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7). */
 #define XFEATURE_AVX 0x4
-#define XFEATURE_AVX512_ALL 0xe0
+#define XFEATURE_OPMASK 0x20
+#define XFEATURE_ZMM_HI256 0x40
+#define XFEATURE_HI16_ZMM 0x80
 
 	.globl	zp_entry
 	.type	zp_entry, @function
@@ -103,30 +105,47 @@ zp_entry:
 	subq	$VEC_AREA, %rsp
 	andq	$-64, %rsp
 	stmxcsr	VEC_MXCSR(%rsp)
+	/*
+	 * Save by state component (SDM Vol. 1, 13.1), only those in use:
+	 * registers 0-15 at the width in use (ZMM_Hi256 -> zmm, AVX -> ymm,
+	 * else xmm), then zmm16-31 (Hi16_ZMM) and k0-7 (opmask) if in use.
+	 * glibc's EVEX string functions use ymm16-31 so that they need no
+	 * VZEROUPPER: Hi16_ZMM is in use in most programs, the upper halves
+	 * of registers 0-15 seldom are.
+	 */
 	cmpb	$3, zp_vec_level(%rip)
-	jb	.Lsave_ymm_or_xmm
-	testl	$XFEATURE_AVX512_ALL, %r12d
-	jz	.Lsave_ymm_or_xmm
-	/* AVX-512 state in use: all 32 zmm registers and the 8 mask registers. */
-	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	jb	.Lsave_low16_ymm
+	testl	$XFEATURE_ZMM_HI256, %r12d
+	jz	.Lsave_low16_ymm
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vmovdqu64	%zmm\r, 64*\r(%rsp)
 	.endr
-	.irp	r, 0,1,2,3,4,5,6,7
-	kmovq	%k\r, 2048+8*\r(%rsp)
-	.endr
-	jmp	.Lcall_fast
-.Lsave_ymm_or_xmm:
+	jmp	.Lsave_avx512_rest
+.Lsave_low16_ymm:
 	cmpb	$2, zp_vec_level(%rip)
-	jb	.Lsave_xmm
+	jb	.Lsave_low16_xmm
 	testl	$XFEATURE_AVX, %r12d
-	jz	.Lsave_xmm
+	jz	.Lsave_low16_xmm
 	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vmovdqu	%ymm\r, 64*\r(%rsp)
 	.endr
-	jmp	.Lcall_fast
-.Lsave_xmm:
+	jmp	.Lsave_avx512_rest
+.Lsave_low16_xmm:
 	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu	%xmm\r, 64*\r(%rsp)
+	.endr
+.Lsave_avx512_rest:
+	cmpb	$3, zp_vec_level(%rip)
+	jb	.Lcall_fast
+	testl	$XFEATURE_HI16_ZMM, %r12d
+	jz	1f
+	.irp	r, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64	%zmm\r, 64*\r(%rsp)
+	.endr
+1:	testl	$XFEATURE_OPMASK, %r12d
+	jz	.Lcall_fast
+	.irp	r, 0,1,2,3,4,5,6,7
+	kmovq	%k\r, 2048+8*\r(%rsp)
 	.endr
 
 .Lcall_fast:
@@ -134,12 +153,11 @@ zp_entry:
 	call	zp_dispatch
 	/*
 	 * Restore what was saved.  What was not saved was in its initial
-	 * state (all zero) for the application, so put it back to zero: VEX
-	 * loads of xmm/ymm zero the upper bits, zmm16-31 and k0-7 are
-	 * cleared explicitly.  The psABI makes the x87 control word callee-
-	 * saved, but a hook may leave x87 status flags or registers behind:
-	 * the application had none in use, so reset x87 to its initial state
-	 * if the status word shows any trace.
+	 * state (all zero) for the application, so put it back to zero.  The
+	 * psABI makes the x87 control word callee-saved, but a hook may leave
+	 * x87 status flags or registers behind: the application had none in
+	 * use, so reset x87 to its initial state if the status word shows any
+	 * trace.
 	 */
 	movq	%rax, %r13		/* the result; %r13 is restored below */
 	/*
@@ -155,41 +173,60 @@ zp_entry:
 	testw	$0x38ff, %ax		/* TOP (bits 11-13) or any flag (0-7) */
 	jz	1f
 	fninit
-1:	cmpb	$3, zp_vec_level(%rip)
-	jb	.Lrestore_ymm_or_xmm
-	testl	$XFEATURE_AVX512_ALL, %r12d
-	jz	.Lrestore_ymm_or_xmm_clear_avx512
-	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+1:	cmpb	$2, zp_vec_level(%rip)
+	jb	.Lrestore_low16_xmm
+	/*
+	 * The hook's code (libc's AVX/EVEX functions, DPDK) may leave the
+	 * upper halves of registers 0-15 dirty.  Returning to an application
+	 * that runs legacy SSE code with dirty upper state costs it on every
+	 * SSE instruction afterwards (a false dependency or a state
+	 * transition, Intel optimization manual, "Mixing AVX code with SSE
+	 * code"); restoring all of zmm0-15 at full width did the same.
+	 * VZEROUPPER puts the upper halves back to their initial, clean state;
+	 * then only the widths the application had in use are reloaded.
+	 */
+	vzeroupper
+	cmpb	$3, zp_vec_level(%rip)
+	jb	.Lrestore_low16_ymm
+	testl	$XFEATURE_ZMM_HI256, %r12d
+	jz	.Lrestore_low16_ymm
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vmovdqu64	64*\r(%rsp), %zmm\r
 	.endr
+	jmp	.Lrestore_avx512_rest
+.Lrestore_low16_ymm:
+	testl	$XFEATURE_AVX, %r12d
+	jz	.Lrestore_low16_xmm
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	64*\r(%rsp), %ymm\r
+	.endr
+	jmp	.Lrestore_avx512_rest
+.Lrestore_low16_xmm:
+	/* Legacy SSE loads leave the (clean, zero) upper halves alone. */
+	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	64*\r(%rsp), %xmm\r
+	.endr
+.Lrestore_avx512_rest:
+	cmpb	$3, zp_vec_level(%rip)
+	jb	.Lvector_done
+	testl	$XFEATURE_HI16_ZMM, %r12d
+	jz	1f
+	.irp	r, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64	64*\r(%rsp), %zmm\r
+	.endr
+	jmp	2f
+1:	/* EVEX.128 zeroing clears the whole register (up to 512 bits). */
+	.irp	r, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vpxord	%xmm\r, %xmm\r, %xmm\r
+	.endr
+2:	testl	$XFEATURE_OPMASK, %r12d
+	jz	3f
 	.irp	r, 0,1,2,3,4,5,6,7
 	kmovq	2048+8*\r(%rsp), %k\r
 	.endr
 	jmp	.Lvector_done
-.Lrestore_ymm_or_xmm_clear_avx512:
-	.irp	r, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	vpxord	%zmm\r, %zmm\r, %zmm\r
-	.endr
-	.irp	r, 0,1,2,3,4,5,6,7
+3:	.irp	r, 0,1,2,3,4,5,6,7
 	kxorq	%k\r, %k\r, %k\r
-	.endr
-.Lrestore_ymm_or_xmm:
-	cmpb	$2, zp_vec_level(%rip)
-	jb	.Lrestore_sse
-	testl	$XFEATURE_AVX, %r12d
-	jz	.Lrestore_xmm_vex
-	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	vmovdqu	64*\r(%rsp), %ymm\r
-	.endr
-	jmp	.Lvector_done
-.Lrestore_xmm_vex:
-	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	vmovdqu	64*\r(%rsp), %xmm\r
-	.endr
-	jmp	.Lvector_done
-.Lrestore_sse:
-	.irp	r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	movdqu	64*\r(%rsp), %xmm\r
 	.endr
 .Lvector_done:
 	movq	%r13, %rax

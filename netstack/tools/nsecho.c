@@ -457,22 +457,12 @@ static int run_client(const char *addr_s, int port, uint64_t bytes, double limit
 
 static void print_counters(void)
 {
-	struct ns_stack_counters c;
+	char line[512];
 
 	ns_stack_lock();
-	ns_stack_counters(&c);
+	ns_stack_format_counters(line, sizeof line);
 	ns_stack_unlock();
-	fprintf(stderr,
-	        "nsecho: frames rx %llu tx %llu; drops link %llu arp %llu ip %llu (chk %llu len %llu proto %llu) "
-	        "icmp %llu udp %llu (chk %llu) tcp %llu (chk %llu len %llu) mem %llu\n",
-	        (unsigned long long)c.rx_frames, (unsigned long long)c.tx_frames,
-	        (unsigned long long)c.link_drop, (unsigned long long)c.arp_drop,
-	        (unsigned long long)c.ip_drop, (unsigned long long)c.ip_chkerr,
-	        (unsigned long long)c.ip_lenerr, (unsigned long long)c.ip_proterr,
-	        (unsigned long long)c.icmp_drop, (unsigned long long)c.udp_drop,
-	        (unsigned long long)c.udp_chkerr, (unsigned long long)c.tcp_drop,
-	        (unsigned long long)c.tcp_chkerr, (unsigned long long)c.tcp_lenerr,
-	        (unsigned long long)c.mem_err);
+	fprintf(stderr, "nsecho: %s\n", line);
 }
 
 static void usage(void)

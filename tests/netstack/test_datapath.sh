@@ -199,7 +199,7 @@ else
 	fail "tap: zpt0 did not appear within 10 s: $(head -c 300 "$TMP/tap.log")"
 fi
 stop_nsecho "$TAP_PID" tap
-grep -q 'udp [0-9]* (chk [1-9]' "$TMP/tap.log" && ok "tap: the bad checksum was counted" \
+grep -q 'udp_chkerr=[1-9]' "$TMP/tap.log" && ok "tap: the bad checksum was counted" \
 	|| fail "tap: no UDP checksum error counted: $(grep frames "$TMP/tap.log")"
 check_runtime_dirs "$TAP_PID"
 
