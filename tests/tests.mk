@@ -2,12 +2,22 @@
 #
 #   make test   deps + build + all suites below; exits non-zero if any fails.
 #
-# Suites (each prints one closing line `tests: N passed, M failed`):
+# Suites (each prints one closing line `<suite>: N passed, M failed`):
 #   tests/unit/test_rewrite       cmocka unit tests of the syscall finder
 #                                 (zpoline/rewrite.h) on synthetic code
+#   tests/unit/test_nsock         cmocka: the socket layer on lwIP over an
+#                                 in-process wire (hooklib/netstack/sock.mk)
+#   tests/out/test_events         epoll/poll/select/ns_wait logic
+#   netstack/fuzz/fuzz_rx         the receive path under ASan+UBSan: a corpus
+#                                 of malformed frames + 1,000,000 mutations
 #   tests/integration/run.sh      programs under libzpoline + hook libraries,
 #                                 compared with ground truth (native runs,
 #                                 strace, counts known by construction)
+#   loaders/test_zprun.sh, hooklib/selftest/run.sh
+#   tests/netstack/test_datapath.sh   nsecho over net_tap, net_af_packet, net_memif
+#   tests/netstack/test_events.sh     evtest natively, under zpoline, under preload
+#   tests/netstack/test_redis.sh      Redis end to end (tap, memif, af_packet,
+#                                     bad configurations)
 #
 # Integration programs and their helper libraries are built into tests/out/
 # (ignored by git); the unit test binary sits next to its source.
@@ -68,7 +78,7 @@ TEST_OTHER_SUITES := loaders/test_zprun.sh hooklib/selftest/run.sh \
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
-test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ)
+test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) tests/out/evtest
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
