@@ -636,6 +636,20 @@ long ns_sys_getpeername(int fd, void *addr, int *addrlen)
 
 /* --- dup ---------------------------------------------------------------------------------------------------- */
 
+/* NFD is a kernel dup of one of S's placeholders (or -errno): make it
+ * another fd of S, or close it again if the table cannot take it.  Lock held. */
+static long adopt_fd(struct nsock *s, long nfd)
+{
+	if (nfd < 0)
+		return nfd;
+	if (ns_fd_install((int)nfd, s) < 0) {
+		NS_SYS(SYS_close, nfd, 0, 0);
+		return -EMFILE;
+	}
+	s->fdrefs++;
+	return nfd;
+}
+
 long ns_sys_dup(int fd)
 {
 	if (!ns_stack_owned())
@@ -643,15 +657,7 @@ long ns_sys_dup(int fd)
 	struct nsock *s = ns_enter(fd);
 	if (!s)
 		return NS_SYS(SYS_dup, fd, 0, 0);
-	long nfd = NS_SYS(SYS_dup, fd, 0, 0);
-	if (nfd >= 0) {
-		if (ns_fd_install((int)nfd, s) < 0) {
-			NS_SYS(SYS_close, nfd, 0, 0);
-			nfd = -EMFILE;
-		} else {
-			s->fdrefs++;
-		}
-	}
+	long nfd = adopt_fd(s, NS_SYS(SYS_dup, fd, 0, 0));
 	ns_stack_unlock();
 	return nfd;
 }
@@ -736,15 +742,7 @@ long ns_sys_fcntl(int fd, int cmd, long arg)
 		s = ns_enter(fd);
 		if (!s)
 			return -EBADF;
-		r = NS_SYS(SYS_fcntl, fd, cmd, arg);
-		if (r >= 0) {
-			if (ns_fd_install((int)r, s) < 0) {
-				NS_SYS(SYS_close, r, 0, 0);
-				r = -EMFILE;
-			} else {
-				s->fdrefs++;
-			}
-		}
+		r = adopt_fd(s, NS_SYS(SYS_fcntl, fd, cmd, arg));
 		ns_stack_unlock();
 		return r;
 	default:
