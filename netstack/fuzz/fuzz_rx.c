@@ -365,6 +365,23 @@ static uint16_t verdict(uint8_t b)
 	}
 }
 
+/* Bytes 6.. of a recipe P of N (>= 6) bytes: up to 40 bytes of options (as
+ * many as P[4] asks, bounded by what is there), then at most 1400 bytes of
+ * payload. */
+static void split_options(const uint8_t *p, size_t n, const uint8_t **opt, size_t *optlen,
+                          const uint8_t **rest, size_t *left)
+{
+	size_t want = p[4] & 0x3f;
+	if (want > 40)
+		want = 40;
+	*opt = p + 6;
+	*optlen = want < n - 6 ? want : n - 6;
+	*rest = *opt + *optlen;
+	*left = n - 6 - *optlen;
+	if (*left > 1400)
+		*left = 1400;
+}
+
 static size_t render_tcp(const uint8_t *p, size_t n, uint8_t *f, uint8_t sw)
 {
 	if (n < 6)
@@ -381,18 +398,9 @@ static size_t render_tcp(const uint8_t *p, size_t n, uint8_t *f, uint8_t sw)
 	uint8_t flags = p[3] & 0x3f;
 	if (!(p[3] & 0x40))
 		flags &= (uint8_t)~0x06;   /* keep SYN and RST rare */
-	size_t optlen = p[4] & 0x3f;
-	if (optlen > 40)
-		optlen = 40;
-	const uint8_t *rest = p + 6;
-	size_t left = n - 6;
-	if (optlen > left)
-		optlen = left;
-	const uint8_t *opt = rest;
-	rest += optlen;
-	left -= optlen;
-	if (left > 1400)
-		left = 1400;
+	const uint8_t *opt, *rest;
+	size_t optlen, left;
+	split_options(p, n, &opt, &optlen, &rest, &left);
 	uint16_t win = p[5] ? (uint16_t)(p[5] << 8 | 0xff) : 0;
 	size_t len = tcp_segment(f, c, seq, c->stack_seq, flags, win, opt, optlen,
 	                         rest, left, sw & 4, (uint8_t)(p[4] >> 4), sw & 8);
@@ -407,18 +415,9 @@ static size_t render_ip4(const uint8_t *p, size_t n, uint8_t *f, uint8_t sw)
 {
 	if (n < 6)
 		return 0;
-	size_t optlen = p[4] & 0x3f;
-	if (optlen > 40)
-		optlen = 40;
-	const uint8_t *rest = p + 6;
-	size_t left = n - 6;
-	if (optlen > left)
-		optlen = left;
-	const uint8_t *opt = rest;
-	rest += optlen;
-	left -= optlen;
-	if (left > 1400)
-		left = 1400;
+	const uint8_t *opt, *rest;
+	size_t optlen, left;
+	split_options(p, n, &opt, &optlen, &rest, &left);
 
 	uint8_t l4[1500];
 	size_t l4len = 0;
