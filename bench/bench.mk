@@ -11,29 +11,16 @@
 BENCH_QUICK_FLAG := $(if $(QUICK),--quick)
 
 # --- hook cost: one getpid natively and under each interception mechanism ---
+# One program; bench/hook/run.py starts it natively and under
+# `loaders/zprun --mechanism M --hook passthrough` (and, to check that every
+# call was hooked, --hook count).
 
-# One program per mechanism; each links the shared timed loop.
-HOOK_BENCH_PROGS := bench/hook/getpid_native \
-                    bench/hook/getpid_zpoline \
-                    bench/hook/getpid_preload_wrap \
-                    bench/hook/getpid_sud \
-                    bench/hook/getpid_seccomp \
-                    bench/hook/getpid_int3 \
-                    bench/hook/getpid_ptrace
-# The LD_PRELOAD wrapper and the counting zpoline hook used by the checks.
-HOOK_BENCH_LIBS  := bench/hook/libgetpid_wrap.so \
-                    bench/hook/libzphook_count_getpid.so
+HOOK_BENCH_PROGS := bench/hook/getpid_bench
 
-ALL_TARGETS += $(HOOK_BENCH_PROGS) $(HOOK_BENCH_LIBS)
+ALL_TARGETS += $(HOOK_BENCH_PROGS)
 
-$(HOOK_BENCH_PROGS): bench/hook/%: bench/hook/%.c bench/hook/getpid_loop.c bench/hook/getpid_loop.h
-	$(CC) $(CFLAGS) -o $@ $< bench/hook/getpid_loop.c
-
-bench/hook/libgetpid_wrap.so: bench/hook/preload_getpid_wrap.c bench/hook/getpid_loop.h
-	$(CC) $(CFLAGS) $(SO_FLAGS) -o $@ $<
-
-bench/hook/libzphook_count_getpid.so: bench/hook/zphook_count_getpid.c hooklib/zphook.h
-	$(CC) $(CFLAGS) $(SO_FLAGS) -o $@ $<
+bench/hook/getpid_bench: bench/hook/getpid_bench.c
+	$(CC) $(CFLAGS) -o $@ $<
 
 # --- start-up cost: real programs natively and under loaders/zprun ---
 # Nothing to build: bench/startup/run.py times existing programs (through

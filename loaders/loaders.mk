@@ -14,3 +14,25 @@ loaders/zprun: loaders/zprun.c
 .PHONY: test-loaders
 test-loaders: loaders/zprun
 	bash loaders/test_zprun.sh
+
+# zptrace: the ptrace mechanism (a tracer that runs an unmodified hook
+# library on a traced program; `zprun --mechanism ptrace` execs it).
+#   loaders/ptrace/marshal*.c  the pointer table and the copies (no ptrace:
+#                              tests/unit/test_ptrace_marshal drives them)
+#   loaders/ptrace/tracee.c    ptrace requests, the tracee's memory
+#   loaders/ptrace/tracer.c    threads, coroutines, api->next, fork hand-off
+ZPTRACE_SRC := loaders/zptrace.c loaders/ptrace/tracer.c loaders/ptrace/tracee.c \
+               loaders/ptrace/marshal.c loaders/ptrace/marshal_table.c
+ZPTRACE_H   := loaders/ptrace/tracer.h loaders/ptrace/tracee.h loaders/ptrace/marshal.h hooklib/zphook.h \
+               hooklib/hook_init.h
+ALL_TARGETS += loaders/zptrace
+
+loaders/zptrace: $(ZPTRACE_SRC) $(ZPTRACE_H)
+	$(CC) $(CFLAGS) -Ihooklib -Iloaders -o $@ $(ZPTRACE_SRC) -ldl
+
+# cmocka unit test of the marshalling (run: tests/unit/test_ptrace_marshal)
+tests/unit/test_ptrace_marshal: tests/unit/test_ptrace_marshal.c loaders/ptrace/marshal.c \
+                                loaders/ptrace/marshal_table.c loaders/ptrace/marshal.h
+	$(CC) $(CFLAGS) -Iloaders/ptrace -o $@ tests/unit/test_ptrace_marshal.c \
+	      loaders/ptrace/marshal.c loaders/ptrace/marshal_table.c -lcmocka
+CLEAN_FILES += tests/unit/test_ptrace_marshal

@@ -90,8 +90,8 @@ run "$Z" --hook;                expect_error_line "--hook without argument" 2 "-
 run "$Z" --hook= true;          expect_error_line "--hook= empty" 2 "--help"
 run "$Z" --bogus true;          expect_error_line "unknown option" 2 "unknown option '--bogus'.*--help"
 run "$Z" --verbose=yes true;    expect_error_line "flag given a value" 2 "takes no argument"
-run "$Z" --mechanism sud true;  expect_error_line "--mechanism: unknown name lists the available ones" 2 \
-	"mechanism 'sud' is not available \(not yet\); available: zpoline preload"
+run "$Z" --mechanism strace true;  expect_error_line "--mechanism: unknown name lists the available ones" 2 \
+	"unknown mechanism 'strace'; available: zpoline preload int3 sud seccomp ptrace"
 run "$Z" --mechanism;           expect_error_line "--mechanism without argument" 2 "--mechanism needs an argument"
 run "$Z" --loader true;         expect_error_line "--loader is planned, rejected" 2 "not implemented"
 
@@ -139,6 +139,19 @@ if [ "$can_exec" = 1 ]; then
 	run env -u LIBZPHOOK LD_PRELOAD="$TMP/other/libother.so" "$Z" --mechanism=preload -- sh -c "$show_env"
 	expect_output "--mechanism=preload without a hook keeps an existing LD_PRELOAD after it" 0 \
 		"$KIT/hooklib/libzp_preload.so:$TMP/other/libother.so|unset|unset"
+	show_mech='printf "%s|%s|%s" "${LD_PRELOAD-unset}" "${ZP_MECHANISM-unset}" "${LIBZPHOOK-unset}"'
+	for m in int3 sud seccomp; do
+		run env -u LD_PRELOAD -u LIBZPHOOK "$Z" --mechanism $m --hook alpha -- sh -c "$show_mech"
+		expect_output "--mechanism $m: libzpoline with ZP_MECHANISM=$m" 0 \
+			"$KIT/zpoline/libzpoline.so|$m|$KIT/hooklib/libzphook_alpha.so"
+	done
+	run env -u LD_PRELOAD ZP_MECHANISM=sud "$Z" --mechanism zpoline -- sh -c "$show_mech"
+	expect_output "--mechanism zpoline drops an inherited ZP_MECHANISM" 0 \
+		"$KIT/zpoline/libzpoline.so|unset|unset"
+	mkdir -p "$TMP/notrace/loaders"
+	cp "$Z" "$TMP/notrace/loaders/zprun"
+	run "$TMP/notrace/loaders/zprun" --mechanism ptrace -- true
+	expect_error_line "--mechanism ptrace, zptrace missing: one line, exit 126" 126 "zptrace.*make"
 	mkdir -p "$TMP/nopreload/loaders" "$TMP/nopreload/zpoline" "$TMP/nopreload/hooklib"
 	cp "$Z" "$TMP/nopreload/loaders/zprun"
 	cp "$KIT/zpoline/libzpoline.so" "$TMP/nopreload/zpoline/"

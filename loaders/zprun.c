@@ -1,23 +1,32 @@
 /*
  * zprun - run a program with every system call routed through a zpoline hook.
  *
- *   zprun [--hook NAME|PATH] [--mechanism zpoline|preload] [--verbose] [--] prog args...
+ *   zprun [--hook NAME|PATH] [--mechanism NAME] [--verbose] [--] prog args...
  *
  * zprun does not hook anything itself.  It prepares the environment that
  * libzpoline.so needs and then replaces itself with the program (execvp), so
  * the program keeps zprun's PID and its exit status reaches the caller
  * unchanged:
  *
- *   LD_PRELOAD  <kit>/zpoline/libzpoline.so, prepended to any existing value
- *               (--mechanism preload: <kit>/hooklib/libzp_preload.so instead)
- *   LIBZPHOOK   absolute path of the hook library (only with --hook)
- *   ZP_VERBOSE  1 (only with --verbose)
+ *   LD_PRELOAD   <kit>/zpoline/libzpoline.so, prepended to any existing value
+ *                (--mechanism preload: <kit>/hooklib/libzp_preload.so instead;
+ *                --mechanism ptrace: not set)
+ *   ZP_MECHANISM int3, sud or seccomp for those mechanisms (libzpoline reads it)
+ *   LIBZPHOOK    absolute path of the hook library (only with --hook)
+ *   ZP_VERBOSE   1 (only with --verbose)
  *
- * Mechanisms (how system calls reach the hook):
+ * Mechanisms (how system calls reach the hook), the front ends that the
+ * benchmarks compare; the hook library is the same for all of them:
  *   zpoline   (default) every syscall instruction rewritten into a call
  *   preload   libc's socket/epoll/poll/select/read/write functions replaced
  *             through LD_PRELOAD (the minimum-overhead comparison case; it
  *             sees only those calls; see hooklib/preload/preload.c)
+ *   int3      the sites zpoline finds become int3 traps (SIGTRAP handler)
+ *   sud       Syscall User Dispatch: every call traps (SIGSYS handler)
+ *   seccomp   a seccomp filter returning SECCOMP_RET_TRAP (SIGSYS handler)
+ *   ptrace    <kit>/loaders/zptrace traces the program and runs the hook in
+ *             the tracer (zprun execs zptrace instead of the program, so the
+ *             program is zptrace's child; the exit status is still its own)
  *
  * The libraries are found relative to zprun's own executable, so a checkout
  * works from anywhere without installation:
@@ -25,10 +34,12 @@
  *   <dir of zprun>/../zpoline/libzpoline.so
  *   <dir of zprun>/../hooklib/libzphook_NAME.so
  *   <dir of zprun>/../hooklib/libzp_preload.so   (--mechanism preload)
+ *   <dir of zprun>/zptrace                      (--mechanism ptrace)
  *
  * Before exec'ing, zprun checks that this process may map virtual page 0
- * (where libzpoline puts its trampoline; not needed by --mechanism preload).  If it may not, it says why and what
- * to do in one line, instead of letting libzpoline fail inside the program.
+ * (where libzpoline puts its trampoline; only the zpoline mechanism needs
+ * it).  If it may not, it says why and what to do in one line, instead of
+ * letting libzpoline fail inside the program.
  *
  * Exit status: the program's own; 2 for bad usage, an unknown hook or
  * mechanism; 126 when
@@ -96,10 +107,16 @@ static const struct option_row option_table[] = {
 	{ OPT_HELP, "help", "-h", NULL, true,
 	  "show this help and exit" },
 	{ OPT_MECHANISM, "mechanism", NULL, "NAME", true,
-	  "how system calls reach the hook: zpoline (default: every\n"
-	  "                        syscall instruction rewritten) or preload (libc's\n"
-	  "                        socket/epoll/poll/read/write... replaced by\n"
-	  "                        LD_PRELOAD: the minimum-overhead comparison case)" },
+	  "how system calls reach the hook:\n"
+	  "                          zpoline  every syscall instruction rewritten (default)\n"
+	  "                          preload  libc's socket/epoll/poll/read/write... replaced\n"
+	  "                                   by LD_PRELOAD (not exhaustive: the minimum-\n"
+	  "                                   overhead comparison case)\n"
+	  "                          int3     the same sites as zpoline, as int3 traps\n"
+	  "                          sud      Syscall User Dispatch (SIGSYS per call)\n"
+	  "                          seccomp  seccomp SECCOMP_RET_TRAP (SIGSYS per call;\n"
+	  "                                   the program cannot execve)\n"
+	  "                          ptrace   a tracer runs the hook (loaders/zptrace)" },
 	{ OPT_LOADER, "loader", NULL, NULL, false,
 	  "(planned) start the program through the exitless loader" },
 };
@@ -108,10 +125,16 @@ static const struct option_row option_table[] = {
 enum mechanism {
 	MECH_ZPOLINE,            /* libzpoline.so: every syscall instruction */
 	MECH_PRELOAD,            /* libzp_preload.so: libc's functions */
+	MECH_INT3,               /* libzpoline.so, ZP_MECHANISM=int3 */
+	MECH_SUD,                /* libzpoline.so, ZP_MECHANISM=sud */
+	MECH_SECCOMP,            /* libzpoline.so, ZP_MECHANISM=seccomp */
+	MECH_PTRACE,             /* loaders/zptrace runs the hook */
 };
 
-/* The names --mechanism accepts; others are reported as not there yet. */
-static const char *const mechanism_names[] = { "zpoline", "preload" };
+/* The names --mechanism accepts, in enum order; also ZP_MECHANISM's values
+ * for the libzpoline-based ones. */
+static const char *const mechanism_names[] = { "zpoline", "preload", "int3", "sud", "seccomp",
+					       "ptrace" };
 #define MECHANISM_COUNT (sizeof mechanism_names / sizeof mechanism_names[0])
 
 struct settings {
@@ -144,6 +167,7 @@ static void print_help(FILE *out)
 		"  zprun --hook count -- redis-server --port 7000 --save ''\n"
 		"  zprun --hook trace -- ls /\n"
 		"  zprun --mechanism preload --hook netstack -- redis-server --save ''\n"
+		"  zprun --mechanism sud --hook count -- ls /\n"
 		"\nExit status: PROGRAM's; 2 bad usage, unknown hook or mechanism; 126 page 0 cannot be\n"
 		"mapped, kit library missing or PROGRAM not executable; 127 PROGRAM not found.\n");
 }
@@ -183,7 +207,7 @@ static const struct option_row *find_option(const char *arg, const char **inline
 /* One line naming the mechanisms there are, exit 2. */
 static _Noreturn void report_unknown_mechanism(const char *name)
 {
-	fprintf(stderr, "zprun: mechanism '%s' is not available (not yet); available:", name);
+	fprintf(stderr, "zprun: unknown mechanism '%s'; available:", name);
 	for (size_t i = 0; i < MECHANISM_COUNT; i++)
 		fprintf(stderr, " %s", mechanism_names[i]);
 	fputs(" (try 'zprun --help')\n", stderr);
@@ -348,12 +372,15 @@ static void resolve_hook(const char *hook, const char *own_dir, char *resolved)
 	}
 }
 
-/* The library LD_PRELOAD gets: libzpoline, or the preload mechanism's. */
-static void resolve_libzpoline(const char *own_dir, enum mechanism mechanism, char *resolved)
+/* The kit file a mechanism needs: the library LD_PRELOAD gets (libzpoline,
+ * or the preload mechanism's), or for ptrace the tracer zptrace. */
+static void resolve_front_end(const char *own_dir, enum mechanism mechanism, char *resolved)
 {
 	char candidate[PATH_MAX];
 	if (mechanism == MECH_PRELOAD)
 		format_path(candidate, sizeof candidate, "%s/../hooklib/libzp_preload.so", own_dir);
+	else if (mechanism == MECH_PTRACE)
+		format_path(candidate, sizeof candidate, "%s/zptrace", own_dir);
 	else
 		format_path(candidate, sizeof candidate, "%s/../zpoline/libzpoline.so", own_dir);
 	if (realpath(candidate, resolved) == NULL) {
@@ -491,6 +518,23 @@ static void prepend_ld_preload(const char *library, bool verbose)
 	free(combined);
 }
 
+/* The program's argv behind zptrace's: zptrace -- prog args... */
+static char **tracer_argv(const char *zptrace, char **program_argv)
+{
+	size_t count = 0;
+	while (program_argv[count] != NULL)
+		count++;
+	char **argv = calloc(count + 3, sizeof *argv);
+	if (argv == NULL) {
+		fputs("zprun: out of memory\n", stderr);
+		exit(EXIT_CANNOT_RUN);
+	}
+	argv[0] = (char *)zptrace;
+	argv[1] = "--";
+	memcpy(&argv[2], program_argv, (count + 1) * sizeof *argv);
+	return argv;
+}
+
 int main(int argc, char **argv)
 {
 	struct settings settings = parse_command_line(argc, argv);
@@ -498,8 +542,8 @@ int main(int argc, char **argv)
 	char own_dir[PATH_MAX];
 	find_own_directory(own_dir, sizeof own_dir);
 
-	char libzpoline_path[PATH_MAX];
-	resolve_libzpoline(own_dir, settings.mechanism, libzpoline_path);
+	char front_end_path[PATH_MAX];
+	resolve_front_end(own_dir, settings.mechanism, front_end_path);
 
 	char hook_path[PATH_MAX];
 	if (settings.hook != NULL)
@@ -510,20 +554,43 @@ int main(int argc, char **argv)
 	if (settings.mechanism == MECH_ZPOLINE && !can_map_page_zero(&error))
 		report_page_zero_refused(error);
 
-	prepend_ld_preload(libzpoline_path, settings.verbose);
+	char **exec_argv = settings.program_argv;
+	switch (settings.mechanism) {
+	case MECH_PTRACE:
+		/* zptrace looks the program up in PATH itself, as execvp would. */
+		exec_argv = tracer_argv(front_end_path, settings.program_argv);
+		break;
+	case MECH_INT3:
+	case MECH_SUD:
+	case MECH_SECCOMP:
+		set_variable("ZP_MECHANISM", mechanism_names[settings.mechanism], settings.verbose);
+		prepend_ld_preload(front_end_path, settings.verbose);
+		break;
+	case MECH_ZPOLINE:
+		/* An inherited ZP_MECHANISM would select another mechanism. */
+		unsetenv("ZP_MECHANISM");
+		prepend_ld_preload(front_end_path, settings.verbose);
+		break;
+	case MECH_PRELOAD:
+		prepend_ld_preload(front_end_path, settings.verbose);
+		break;
+	}
 	if (settings.hook != NULL)
 		set_variable("LIBZPHOOK", hook_path, settings.verbose);
 	if (settings.verbose) {
 		set_variable("ZP_VERBOSE", "1", settings.verbose);
-		fprintf(stderr, "zprun: exec %s\n", settings.program_argv[0]);
+		fprintf(stderr, "zprun: exec %s\n", exec_argv[0]);
 	}
 
-	execvp(settings.program_argv[0], settings.program_argv);
+	if (settings.mechanism == MECH_PTRACE)
+		execv(exec_argv[0], exec_argv);
+	else
+		execvp(exec_argv[0], exec_argv);
 
 	/* Only reached if exec failed: report like a shell does. */
 	int exec_error = errno;
-	bool named_by_path = strchr(settings.program_argv[0], '/') != NULL;
-	fprintf(stderr, "zprun: %s: %s\n", settings.program_argv[0],
+	bool named_by_path = strchr(exec_argv[0], '/') != NULL;
+	fprintf(stderr, "zprun: %s: %s\n", exec_argv[0],
 		exec_error == ENOENT && !named_by_path ? "command not found" : strerror(exec_error));
 	return exec_error == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
 }

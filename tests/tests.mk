@@ -8,12 +8,16 @@
 #   tests/unit/test_nsock         cmocka: the socket layer on lwIP over an
 #                                 in-process wire (hooklib/netstack/sock.mk)
 #   tests/out/test_events         epoll/poll/select/ns_wait logic
+#   tests/unit/test_ptrace_marshal  cmocka: the ptrace mechanism's table of
+#                                 pointer arguments and its copies
 #   netstack/fuzz/fuzz_rx         the receive path under ASan+UBSan: a corpus
 #                                 of malformed frames + 1,000,000 mutations
 #   tests/integration/run.sh      programs under libzpoline + hook libraries,
 #                                 compared with ground truth (native runs,
 #                                 strace, counts known by construction)
-#   loaders/test_zprun.sh, hooklib/selftest/run.sh
+#   loaders/test_zprun.sh, loaders/ptrace/test_zptrace.sh, hooklib/selftest/run.sh
+#   tests/mechanisms/run.sh       the count and pass-through hooks behind each
+#                                 zprun --mechanism: the same calls, exactly
 #   tests/netstack/test_datapath.sh   nsecho over net_tap, net_af_packet, net_memif
 #   tests/netstack/test_events.sh     evtest natively, under zpoline, under preload
 #   tests/netstack/test_redis.sh      Redis end to end (tap, memif, af_packet,
@@ -71,8 +75,9 @@ CLEAN_FILES += $(TEST_TARGETS)
 # Suites other parts keep next to their code.  Unit tests and the fuzz
 # driver are programs; the rest are scripts.  The netstack suites need root
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
-TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events
-TEST_OTHER_SUITES := loaders/test_zprun.sh hooklib/selftest/run.sh \
+TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal
+TEST_OTHER_SUITES := loaders/test_zprun.sh loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
+                     tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
                      tests/netstack/test_redis.sh
 

@@ -9,7 +9,7 @@
 # libzpoline loads it.  See the comment at the top of preload.c for what
 # LD_PRELOAD cannot see.
 
-hooklib/libzp_preload.so: hooklib/preload/preload.c hooklib/zphook.h
+hooklib/libzp_preload.so: hooklib/preload/preload.c hooklib/zphook.h hooklib/hook_init.h
 	$(CC) $(HOOKLIB_CFLAGS) $(HOOKLIB_LDFLAGS) -o $@ hooklib/preload/preload.c -ldl
 
 ALL_TARGETS += hooklib/libzp_preload.so
