@@ -204,6 +204,11 @@ else
 	# LD_PRELOAD needs no page 0: an ordinary user may use it.
 	run "${as_user[@]}" "$Z" --mechanism preload -- sh -c 'echo program-ran'
 	expect_output "--mechanism preload needs no page 0 (ordinary user)" 0 "program-ran"
+	# Only zpoline's trampoline lives at page 0: the trap-based ones need none.
+	for m in int3 sud; do
+		run "${as_user[@]}" "$Z" --mechanism $m -- sh -c 'echo program-ran'
+		expect_output "--mechanism $m needs no page 0 (ordinary user)" 0 "program-ran"
+	done
 	if [ "$(id -u)" = 0 ]; then
 		run setpriv --bounding-set=-sys_rawio "$Z" -- true
 		expect_error_line "page 0 refused for root without CAP_SYS_RAWIO" 126 \

@@ -69,7 +69,12 @@ $(TEST_OUT)/hook_upstream.so: tests/integration/hook_upstream.c | $(TEST_OUT)
 $(TEST_OUT)/hook_clobber_novector.so: tests/integration/hook_clobber.c hooklib/zphook.h | $(TEST_OUT)
 	$(CC) $(CFLAGS) $(SO_FLAGS) -Ihooklib -DHOOK_CLAIMS_NO_VECTOR -o $@ $<
 
-TEST_TARGETS := $(TEST_UNIT_BINS) $(TEST_INTEGRATION_BINS) $(TEST_INTEGRATION_LIBS)
+# The signal-based mechanisms' checks beyond counting (tests/mechanisms/run.sh).
+$(TEST_OUT)/mech_check: tests/mechanisms/mech_check.c | $(TEST_OUT)
+	$(CC) $(CFLAGS) -pthread -o $@ $<
+
+TEST_TARGETS := $(TEST_UNIT_BINS) $(TEST_INTEGRATION_BINS) $(TEST_INTEGRATION_LIBS) \
+                $(TEST_OUT)/mech_check
 CLEAN_FILES += $(TEST_TARGETS)
 
 # Suites other parts keep next to their code.  Unit tests and the fuzz

@@ -334,15 +334,23 @@ zp_sigreturn_site:
 /*
  * long zp_clone_newstack(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
  *
- * clone or clone3 whose child starts on a new stack.  The caller (next.c)
- * has already written a struct zp_child_frame at the child's initial stack
- * pointer: the application's callee-saved registers, %rdi, %rsi and the
- * return address of the site.  The parent simply returns.  The child has
- * none of the hook's frames (they live on the parent's stack), so it pops
- * the application's registers from that copy and returns straight to the
- * site with %rax = 0 and %rsp = the stack the application asked for, as if
- * `syscall` had run in place.
+ * clone or clone3 whose child starts on a new stack, in every mechanism.
+ * The caller (next.c, or signext.c for the signal-based mechanisms) has
+ * already written a struct zp_child_frame at the child's initial stack
+ * pointer: every general register the application had at its system call
+ * (argument and callee-saved ones: the kernel would have preserved them all
+ * for the child), a ZP_CHILD_* word and the address the application's own
+ * `syscall` would have returned to.  The parent simply returns.  The child
+ * has none of the hook's (or the signal handler's) frames - they live on
+ * the parent's stack - so it runs its per-thread set-up in C, pops the
+ * application's registers from that copy and returns straight to the site
+ * with %rax = 0 and %rsp = the stack the application asked for, as if
+ * `syscall` had run in place.  Upstream zpoline pushes only the return
+ * address, so its child resumes with the hook's registers (Go's runtime
+ * keeps its thread start function in %r12 and reads %r9 across clone).
  */
+#define CHILD_FRAME_FLAGS 96	/* 12 registers, then flags, then ret */
+
 	.globl	zp_clone_newstack
 	.type	zp_clone_newstack, @function
 	.hidden	zp_clone_newstack
@@ -361,23 +369,11 @@ zp_clone_newstack:
 	ret
 1:	/* child: %rsp points at struct zp_child_frame */
 	.cfi_undefined rip
-	/*
-	 * Per-thread set-up (sud.c), in C: keep the argument registers the
-	 * kernel preserved for the child (Go's runtime reads %r9 here).
-	 */
+	movq	CHILD_FRAME_FLAGS(%rsp), %rdi
 	movq	%rsp, %rbx		/* popped from the frame below anyway */
 	andq	$-16, %rsp
-	pushq	%rdx
-	pushq	%r10
-	pushq	%r8
-	pushq	%r9
-	call	zp_child_started
-	popq	%r9
-	popq	%r8
-	popq	%r10
-	popq	%rdx
+	call	zp_child_frame_started
 	movq	%rbx, %rsp
-	xorl	%eax, %eax		/* the child's result */
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -386,6 +382,12 @@ zp_clone_newstack:
 	popq	%rbx
 	popq	%rdi
 	popq	%rsi
+	popq	%rdx
+	popq	%r10
+	popq	%r8
+	popq	%r9
+	addq	$8, %rsp		/* flags */
+	xorl	%eax, %eax		/* the child's result */
 	ret
 	.cfi_endproc
 	.size	zp_clone_newstack, .-zp_clone_newstack

@@ -11,12 +11,21 @@
  * *hook_fn_ptr holds the function performing the real call and the library
  * replaces it with its hook.  Binary-compatible: existing hook libraries
  * built for upstream zpoline run unchanged.
+ *
+ * In the signal-based mechanisms the hook's next is zp_sig_next, and the
+ * code ranges of the hook's namespace are recorded after its init: the
+ * handlers tell the hook's own system calls from the application's by them
+ * (seccomp.c, sud.c).
  */
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
+#include "../hooklib/hook_init.h"
 #include "zpoline.h"
 
 static __thread void *thread_slot_value __attribute__((tls_model("initial-exec")));
@@ -37,9 +46,9 @@ static const char *app_getenv(const char *name)
 	return getenv(name);  /* our namespace's libc: the application's environment */
 }
 
-static const struct zphook_api api = {
+static struct zphook_api api = {
 	.version = ZPHOOK_API_VERSION,
-	.next = zp_next,
+	.next = zp_next,  /* zp_sig_next in the signal-based mechanisms */
 	.thread_slot = thread_slot,
 	.set_flags = set_flags,
 	.getenv = app_getenv,
@@ -52,9 +61,50 @@ static _Noreturn void load_failed(const char *path, const char *why)
 	exit(127);
 }
 
+/*
+ * Executable PT_LOAD ranges of a shared object loaded at `base`: shared
+ * objects are linked at 0, so their ELF header (and the program headers
+ * right after it) are mapped at l_addr.
+ */
+static void add_exec_ranges(uint64_t base, void (*add)(uint64_t, uint64_t))
+{
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)(uintptr_t)base;
+	if (!base || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(uintptr_t)(base + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X))
+			add((base + ph[i].p_vaddr) & ~4095ULL,
+			    (base + ph[i].p_vaddr + ph[i].p_memsz + 4095) & ~4095ULL);
+}
+
+/*
+ * Walk the hook namespace's link map.  ld.so is in it too but is shared with
+ * the application (same mapping), and so may be the vDSO: both are left
+ * out, ld.so is recorded on its own.
+ */
+static void record_hook_ranges(void *lib)
+{
+	struct link_map *lm = NULL;
+	if (dlinfo(lib, RTLD_DI_LINKMAP, &lm) != 0 || !lm)
+		return;
+	while (lm->l_prev)
+		lm = lm->l_prev;
+	uint64_t ldso = getauxval(AT_BASE), vdso = getauxval(AT_SYSINFO_EHDR);
+	for (; lm; lm = lm->l_next) {
+		uint64_t base = (uint64_t)lm->l_addr;
+		if (base == ldso || base == vdso)
+			continue;
+		add_exec_ranges(base, zp_hook_range_add);
+	}
+	add_exec_ranges(ldso, zp_ldso_range_set);
+}
+
 void zp_hook_load(void)
 {
 	const char *path = getenv("LIBZPHOOK");
+	if (zp_mechanism != ZP_MECH_ZPOLINE)
+		api.next = zp_sig_next;
 	const char *force = getenv("ZP_SAVE_VECTOR");
 	if (!path || !*path) {
 		/* No hook: every call goes straight through zp_next, which is
@@ -69,25 +119,17 @@ void zp_hook_load(void)
 	if (!lib)
 		load_failed(path, dlerror());
 
-	zphook_fn hook = zp_next;
-	int (*ours)(const struct zphook_api *, zphook_fn *) =
-		(int (*)(const struct zphook_api *, zphook_fn *))dlsym(lib, "zphook_init");
-	int (*upstream)(long, void *) = (int (*)(long, void *))dlsym(lib, "__hook_init");
-	int rc;
+	zphook_fn hook = api.next;
+	int exitless_abi;
+	char why[64];
 	zp_rewrite_enabled = 0;  /* the hook may dlopen more from its namespace */
-	if (ours)
-		rc = ours(&api, &hook);
-	else if (upstream)
-		rc = upstream(0, &hook);
-	else
-		load_failed(path, "it exports neither zphook_init nor __hook_init");
+	const char *failure = zphook_start(lib, &api, &hook, &exitless_abi, why, sizeof why);
 	zp_rewrite_enabled = 1;
-	if (rc != 0) {
-		char why[64];
-		snprintf(why, sizeof why, "its init function returned %d", rc);
-		load_failed(path, why);
-	}
+	if (zp_mechanism != ZP_MECH_ZPOLINE)
+		record_hook_ranges(lib);
+	if (failure)
+		load_failed(path, failure);
 	/* Upstream hooks cannot declare anything: assume they use vectors. */
-	zp_vec_save = !(ours && (declared_flags & ZPHOOK_NO_VECTOR)) || (force && strcmp(force, "0") != 0);
+	zp_vec_save = !(exitless_abi && (declared_flags & ZPHOOK_NO_VECTOR)) || (force && strcmp(force, "0") != 0);
 	__atomic_store_n(&zp_hook, hook, __ATOMIC_RELEASE);
 }

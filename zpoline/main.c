@@ -20,6 +20,12 @@
  *      never rewritten (sud.c); after step 6, or the hook's own start-up
  *      calls would be caught.
  *
+ * ZP_MECHANISM chooses how calls reach the hook: zpoline (the default, the
+ * steps above), int3 (step 4 is skipped and step 5 makes every site
+ * `int3; nop`), sud or seccomp (no steps 4 and 5: after step 6 Syscall User
+ * Dispatch or a seccomp filter makes every call trap).  sigpath.c describes
+ * the three signal-based ones.
+ *
  * ZP_VERBOSE=1 reports what was done and what it cost.
  */
 #include <dlfcn.h>
@@ -33,6 +39,30 @@
 #include "zpoline.h"
 
 extern char **environ;
+
+int zp_mechanism = ZP_MECH_ZPOLINE;
+
+static const char *const mech_names[] = {
+	[ZP_MECH_ZPOLINE] = "zpoline",
+	[ZP_MECH_INT3] = "int3",
+	[ZP_MECH_SUD] = "sud",
+	[ZP_MECH_SECCOMP] = "seccomp",
+};
+
+static void choose_mechanism(void)
+{
+	const char *v = getenv("ZP_MECHANISM");
+	if (!v || !*v)
+		return;
+	for (size_t i = 0; i < sizeof mech_names / sizeof mech_names[0]; i++) {
+		if (strcmp(v, mech_names[i]) == 0) {
+			zp_mechanism = (int)i;
+			return;
+		}
+	}
+	fprintf(stderr, "zpoline: unknown ZP_MECHANISM '%s': use zpoline, int3, sud or seccomp\n", v);
+	exit(2);
+}
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -65,22 +95,45 @@ static int env_flag(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
+/* The signal-based mechanisms, after the hook is loaded (its start-up calls
+ * must not trap). */
+static void start_trapping(void)
+{
+	if (zp_mechanism == ZP_MECH_SUD && zp_sud_mech_setup() != 0) {
+		fprintf(stderr, "zpoline: ZP_MECHANISM=sud but Syscall User Dispatch is unavailable "
+			"(Linux >= 5.11 needed)\n");
+		exit(126);
+	}
+	if (zp_mechanism == ZP_MECH_SECCOMP && zp_seccomp_setup() != 0) {
+		fprintf(stderr, "zpoline: ZP_MECHANISM=seccomp but the seccomp filter cannot be installed\n");
+		exit(126);
+	}
+}
+
 __attribute__((constructor)) static void zpoline_init(void)
 {
 	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
+	choose_mechanism();
 	if (!dl_iterate_phdr(find_self, NULL)) {
 		fprintf(stderr, "zpoline: cannot find libzpoline's own code; not hooking\n");
 		return;
 	}
+	if (zp_mechanism != ZP_MECH_ZPOLINE)
+		zp_hook = zp_sig_next;  /* until the hook library replaces it */
 	zp_vector_init();
 	zp_env_capture(environ);
-	zp_trampoline_setup();
 
 	struct zp_rewrite_stats st = { 0 };
-	if (zp_rewrite_all(&st) != 0)
-		fprintf(stderr, "zpoline: cannot read /proc/self/maps; system calls are not hooked\n");
+	if (zp_mechanism == ZP_MECH_ZPOLINE || zp_mechanism == ZP_MECH_INT3) {
+		if (zp_mechanism == ZP_MECH_ZPOLINE)
+			zp_trampoline_setup();
+		else if (zp_trap_install() != 0)
+			fprintf(stderr, "zpoline: cannot install the SIGTRAP handler\n");
+		if (zp_rewrite_all(&st) != 0)
+			fprintf(stderr, "zpoline: cannot read /proc/self/maps; system calls are not hooked\n");
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	zp_hook_load();
@@ -89,16 +142,35 @@ __attribute__((constructor)) static void zpoline_init(void)
 	 * outside a hooked call (its init, just above) would trap, and the
 	 * catch-all would rewrite the hook's libc, sending the hook into itself.
 	 */
-	if (env_flag("ZP_SUD") && zp_sud_setup() != 0)
+	if (zp_mechanism == ZP_MECH_ZPOLINE && env_flag("ZP_SUD") && zp_sud_setup() != 0)
 		fprintf(stderr, "zpoline: ZP_SUD=1 but Syscall User Dispatch is unavailable (Linux >= 5.11 needed)\n");
+	start_trapping();
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 
-	if (env_flag("ZP_VERBOSE"))
-		fprintf(stderr, "zpoline: rewrote %zu sites (%zu sysenter) in %zu mappings, %zu KiB decoded, "
-			"in %.2f ms; %zu red-zone sites trap (int3); catch-all (SUD) %s; hook %s loaded in %.2f ms; "
-			"vector state %s\n",
+	if (!env_flag("ZP_VERBOSE"))
+		return;
+	const char *hook = getenv("LIBZPHOOK") ? getenv("LIBZPHOOK") : "(none)";
+	switch (zp_mechanism) {
+	case ZP_MECH_ZPOLINE:
+		fprintf(stderr, "zpoline: mechanism zpoline: rewrote %zu sites (%zu sysenter) in %zu mappings, "
+			"%zu KiB decoded, in %.2f ms; %zu red-zone sites trap (int3); catch-all (SUD) %s; "
+			"hook %s loaded in %.2f ms; vector state %s\n",
 			st.sites, st.sysenter, st.mappings, st.bytes / 1024, elapsed_ms(&t0, &t1),
-			st.redzone, zp_sud_enabled ? "on" : "off",
-			getenv("LIBZPHOOK") ? getenv("LIBZPHOOK") : "(none)", elapsed_ms(&t1, &t2),
+			st.redzone, zp_sud_enabled ? "on" : "off", hook, elapsed_ms(&t1, &t2),
 			zp_vec_save ? "saved" : "not saved (hook declared ZPHOOK_NO_VECTOR)");
+		break;
+	case ZP_MECH_INT3:
+		fprintf(stderr, "zpoline: mechanism int3: %zu sites (%zu sysenter) became int3 in %zu mappings, "
+			"%zu KiB decoded, in %.2f ms; hook %s loaded in %.2f ms\n",
+			st.redzone, st.sysenter, st.mappings, st.bytes / 1024, elapsed_ms(&t0, &t1),
+			hook, elapsed_ms(&t1, &t2));
+		break;
+	default:
+		fprintf(stderr, "zpoline: mechanism %s: every system call from outside libzpoline "
+			"(%#llx-%#llx) traps with SIGSYS; hook %s loaded in %.2f ms "
+			"(%d code ranges in its namespace)\n",
+			mech_names[zp_mechanism], (unsigned long long)zp_self_start,
+			(unsigned long long)zp_self_end, hook, elapsed_ms(&t1, &t2), zp_hook_range_count());
+		break;
+	}
 }

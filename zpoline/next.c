@@ -44,6 +44,11 @@ static void fill_child_frame(struct zp_child_frame *cf, const struct zp_frame *f
 	cf->rbx = f->rbx;
 	cf->rdi = rdi;
 	cf->rsi = rsi;
+	cf->rdx = f->rdx;
+	cf->r10 = f->r10;
+	cf->r8 = f->r8;
+	cf->r9 = f->r9;
+	cf->flags = 0;  /* zpoline mode: only the SUD catch-all needs set-up */
 	cf->ret = zp_frame_return(f);
 }
 

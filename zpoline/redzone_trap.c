@@ -1,5 +1,6 @@
 /*
- * redzone_trap.c - system call sites that must not become calls.
+ * redzone_trap.c - system call sites that trap with int3: zpoline mode's
+ * red-zone sites, and every site under ZP_MECHANISM=int3.
  *
  * `call *%rax` stores its return address at -8(%rsp).  A site whose function
  * keeps data there (rewrite.c marks it ZP_SITE_REDZONE) would lose it; worse,
@@ -12,17 +13,22 @@
  * such a site runs; Syscall User Dispatch would cost every system call of
  * the process ~30 ns in the kernel, even those it lets through.
  *
+ * Under ZP_MECHANISM=int3 every site becomes `int3; nop` (rewrite_maps.c),
+ * there is no page-0 trampoline, and the handler runs each call through
+ * sigpath.c (its next, signext.c, handles clone, vfork, signal masks).
+ *
  * Our int3 sites are kept in the site set with bit 63 set (user addresses
  * never have it), so the handler knows them.  A SIGTRAP from anywhere else
- * (a debugger's breakpoint without a debugger, a program's own int3) gets
- * the default action, as if we were not there.
+ * (a debugger's breakpoint without a debugger, a program's own int3, kill)
+ * goes to the application's SIGTRAP action (sigactions.c; int3 mode only,
+ * in zpoline mode the application may take SIGTRAP over) or the default
+ * action, as if we were not there.
  *
- * Calls that must run exactly where they were made (clone/clone3 with a new
- * stack or CLONE_VM, vfork, rt_sigreturn) are not made from the handler: the
- * original `syscall` is put back and run in place, so that one site is not
- * hooked from then on.  None of the known red-zone sites makes such a call.
+ * zpoline mode: calls that must run exactly where they were made
+ * (zp_must_run_in_place) are not made from the handler: the original
+ * `syscall` is put back and run in place, so that one site is not hooked
+ * from then on.  None of the known red-zone sites makes such a call.
  */
-#include <linux/sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -33,35 +39,23 @@
 
 static int handler_installed;
 
-static int must_run_in_place(long nr, const greg_t *g)
-{
-	switch (nr) {
-	case SYS_clone:
-		return g[REG_RSI] != 0 || (g[REG_RDI] & CLONE_VM);
-	case SYS_clone3:
-	case SYS_vfork:
-	case SYS_rt_sigreturn:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 {
-	(void)info;
 	ucontext_t *uc = ucv;
 	greg_t *g = uc->uc_mcontext.gregs;
 	uint64_t site = (uint64_t)g[REG_RIP] - 1;  /* int3 leaves rip after itself */
-	if (!zp_sites_contains(site | TRAP_TAG)) {
-		/* Not ours: the program gets what it would get without us.
-		 * Returning re-executes nothing (rip is past the int3), so
-		 * deliver SIGTRAP again with the default action. */
-		zp_raise_default(sig);
+	if (info->si_code != SI_KERNEL || !zp_sites_contains(site | TRAP_TAG)) {
+		/* Not ours: the program gets what it would get without us. */
+		zp_sig_foreign(sig, info, uc);
 		return;
 	}
 	long nr = g[REG_RAX];
-	if (must_run_in_place(nr, g)) {
+	if (zp_mechanism == ZP_MECH_INT3) {
+		g[REG_RIP] = (greg_t)(site + 2);  /* where `syscall` would have returned */
+		zp_sig_syscall(uc, nr, 1);
+		return;
+	}
+	if (zp_must_run_in_place(nr, g)) {
 		zp_patch_site(site, 0x050f);  /* syscall, little-endian 0f 05 */
 		g[REG_RIP] = (greg_t)site;
 		return;
@@ -70,13 +64,20 @@ static void on_sigtrap(int sig, siginfo_t *info, void *ucv)
 	g[REG_RIP] = (greg_t)(site + 2);
 }
 
-int zp_trap_site_add(uint64_t site)
+int zp_trap_install(void)
 {
 	if (!handler_installed) {
-		if (zp_raw_sigaction(SIGTRAP, on_sigtrap, SA_ONSTACK | SA_RESTART) != 0)
+		if (zp_sig_install(SIGTRAP, on_sigtrap) != 0)
 			return -1;
 		handler_installed = 1;
 	}
+	return 0;
+}
+
+int zp_trap_site_add(uint64_t site)
+{
+	if (zp_trap_install() != 0)
+		return -1;
 	if (zp_sites_add(site | TRAP_TAG) != 0)
 		return -1;
 	/* int3; nop - the caller made the page writable */

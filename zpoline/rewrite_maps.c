@@ -3,7 +3,8 @@
  *
  * At start-up every executable mapping in /proc/self/maps is decoded and its
  * system call instructions become `call *%rax` (ff d0): same length, so no
- * other byte moves.  Later, code that arrives through mmap/mprotect with
+ * other byte moves.  Under ZP_MECHANISM=int3 they become `int3; nop`
+ * (redzone_trap.c) instead, as red-zone sites do in zpoline mode.  Later, code that arrives through mmap/mprotect with
  * PROT_EXEC (dlopen) is rewritten by the dispatcher before it can run.
  *
  * Not rewritten: [vsyscall] (cannot be written), the trampoline and its stub,
@@ -38,8 +39,9 @@ static int rewrite_site(const struct zp_site *site, void *arg)
 {
 	struct rewrite_ctx *ctx = arg;
 	uint8_t *p = (uint8_t *)(uintptr_t)site->addr;
-	if (site->flags & ZP_SITE_REDZONE) {
-		/* A call would overwrite a live red-zone slot: trap instead. */
+	if ((site->flags & ZP_SITE_REDZONE) || zp_mechanism == ZP_MECH_INT3) {
+		/* A call would overwrite a live red-zone slot (or the int3
+		 * mechanism is in use): trap instead. */
 		if (zp_trap_site_add(site->addr) == 0)
 			ctx->st->redzone++;
 		return 0;

@@ -2,9 +2,12 @@
  * zpoline.h - the pieces of libzpoline and how they meet.
  *
  * Everything on the path of a hooked system call (entry.S, dispatch.c,
- * next.c, sites.c, raw.c) is built with -mgeneral-regs-only and calls no
- * libc: when the hook declares ZPHOOK_NO_VECTOR the application's vector
- * registers are not saved, so nothing on that path may touch them.
+ * next.c, sites.c, raw.c; for the signal-based mechanisms sigpath.c,
+ * signext.c, sigactions.c, sud.c, seccomp.c, redzone_trap.c) is built with
+ * -mgeneral-regs-only and calls no libc: when the hook declares
+ * ZPHOOK_NO_VECTOR the application's vector registers are not saved, so
+ * nothing on that path may touch them (the signal paths do not need it -
+ * the kernel saves them - but share files and helpers with zpoline's).
  */
 #ifndef EXITLESS_ZPOLINE_H
 #define EXITLESS_ZPOLINE_H
@@ -12,6 +15,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <ucontext.h>
 #include "../hooklib/zphook.h"
 
 #define ZP_HIDDEN __attribute__((visibility("hidden")))
@@ -36,12 +40,6 @@ static inline uint64_t zp_frame_site_rsp(const struct zp_frame *f)
 	return (uint64_t)((const char *)(f + 1) + ZP_RED_ZONE_SKIP + 8);
 }
 
-/* What the child of clone-with-a-new-stack pops (entry.S: zp_clone_newstack). */
-struct zp_child_frame {
-	uint64_t r15, r14, r13, r12, rbp, rbx;
-	uint64_t rdi, rsi;
-	uint64_t ret;
-};
 
 /* entry.S */
 ZP_HIDDEN void zp_entry(void);
@@ -102,12 +100,89 @@ ZP_HIDDEN void zp_hook_load(void);
 ZP_HIDDEN int zp_trap_site_add(uint64_t site);  /* page already writable */
 ZP_HIDDEN void zp_signal_restorer(void);
 
-/* sud.c: Syscall User Dispatch, the opt-in catch-all (ZP_SUD=1) */
+ZP_HIDDEN int zp_trap_install(void);
+
+/* sud.c: Syscall User Dispatch: the opt-in catch-all of zpoline mode
+ * (ZP_SUD=1) and the sud mechanism */
 ZP_HIDDEN extern int zp_sud_enabled;
-ZP_HIDDEN int zp_sud_setup(void);
+ZP_HIDDEN int zp_sud_setup(void);       /* zpoline mode's catch-all */
+ZP_HIDDEN int zp_sud_mech_setup(void);  /* ZP_MECHANISM=sud */
 ZP_HIDDEN void zp_child_started(void);
 ZP_HIDDEN void zp_sud_allow(void);
 ZP_HIDDEN void zp_sud_block(void);
+ZP_HIDDEN void zp_sud_child(unsigned flags);  /* a child of a trapped clone/fork */
+ZP_HIDDEN int zp_sud_enter_app(void);          /* selector BLOCK, returns the old value */
+ZP_HIDDEN void zp_sud_leave_app(int old);
+
+/* main.c: which mechanism carries system calls to the hook (ZP_MECHANISM) */
+enum zp_mech {
+	ZP_MECH_ZPOLINE,  /* syscall -> call *%rax into page 0 (the default) */
+	ZP_MECH_INT3,     /* syscall -> int3; nop, SIGTRAP */
+	ZP_MECH_SUD,      /* Syscall User Dispatch, SIGSYS */
+	ZP_MECH_SECCOMP,  /* seccomp filter returning SECCOMP_RET_TRAP, SIGSYS */
+};
+ZP_HIDDEN extern int zp_mechanism;
+
+/*
+ * sigpath.c: what the three signal-based mechanisms share.  A trapped
+ * system call is run from the signal handler with the kernel's saved
+ * registers (the ucontext); the hook's next is zp_sig_next (signext.c).
+ */
+ZP_HIDDEN void zp_sig_syscall(ucontext_t *uc, long nr, int hooked);
+ZP_HIDDEN uint64_t zp_sig_sigreturn(ucontext_t *uc);  /* returns where it will resume */
+ZP_HIDDEN ucontext_t *zp_sig_context(void);
+ZP_HIDDEN int zp_sig_hooked(void);       /* the innermost trap on this thread is hooked */
+ZP_HIDDEN long zp_sig_depth(void);       /* hooked traps in progress on this thread */
+ZP_HIDDEN int zp_sig_hook_thread(void);  /* this thread was created by the hook's code */
+struct zp_sig_saved {
+	ucontext_t *uc;
+	long depth;
+	int hooked;
+};
+ZP_HIDDEN void zp_sig_save(struct zp_sig_saved *s);
+ZP_HIDDEN void zp_sig_restore(const struct zp_sig_saved *s);
+ZP_HIDDEN int zp_sig_install(int sig, void (*handler)(int, siginfo_t *, void *));
+ZP_HIDDEN int zp_must_run_in_place(long nr, const greg_t *g);
+/* Code ranges of the hook's namespace (not ld.so) and of ld.so (hookload.c). */
+ZP_HIDDEN void zp_hook_range_add(uint64_t start, uint64_t end);
+ZP_HIDDEN int zp_hook_range_count(void);
+ZP_HIDDEN void zp_ldso_range_set(uint64_t start, uint64_t end);
+ZP_HIDDEN int zp_in_hook_code(uint64_t ip);
+ZP_HIDDEN int zp_in_ldso(uint64_t ip);
+ZP_HIDDEN int zp_in_self(uint64_t ip);
+
+/* What a child of a trapped clone/fork is (zp_sig_child_started). */
+enum {
+	ZP_CHILD_NEW_STACK = 1u << 0,    /* started on its own stack by zp_clone_newstack */
+	ZP_CHILD_SHARES_TLS = 1u << 1,   /* CLONE_VM without CLONE_SETTLS */
+	ZP_CHILD_VFORK = 1u << 2,        /* the parent sleeps until it execs or exits */
+	ZP_CHILD_UNHOOKED = 1u << 3,     /* made by the hook's own code */
+};
+ZP_HIDDEN void zp_sig_child_started(uint64_t flags);
+
+/*
+ * What the child of clone-with-a-new-stack pops (entry.S: zp_clone_newstack),
+ * in every mechanism: the application's registers at its system call, and
+ * where that call would have returned.
+ */
+struct zp_child_frame {
+	uint64_t r15, r14, r13, r12, rbp, rbx, rdi, rsi, rdx, r10, r8, r9;
+	uint64_t flags;  /* ZP_CHILD_*, for zp_child_frame_started */
+	uint64_t ret;    /* where the application's own syscall would have returned */
+};
+/* Run by that child before it returns to the application (sigpath.c). */
+ZP_HIDDEN void zp_child_frame_started(uint64_t flags);
+
+/* signext.c: next for the signal-based mechanisms */
+ZP_HIDDEN long zp_sig_next(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* sigactions.c: the application's view of the signals we own or wrap */
+ZP_HIDDEN int zp_own_signal(void);
+ZP_HIDDEN long zp_sigaction_next(long sig, long act, long oact, long size);
+ZP_HIDDEN void zp_sig_foreign(int sig, siginfo_t *info, ucontext_t *uc);
+
+/* seccomp.c: ZP_MECHANISM=seccomp */
+ZP_HIDDEN int zp_seccomp_setup(void);
 
 /* raw.c: small libc-free helpers for the hot path and messages */
 ZP_HIDDEN void zp_write_str(int fd, const char *s);

@@ -3,18 +3,21 @@
 # Files on the path of a hooked call are built with -mgeneral-regs-only:
 # with a ZPHOOK_NO_VECTOR hook nobody saves the application's vector
 # registers, so that code must not touch them (zpoline.h).
-ZPOLINE_HOT  := dispatch next sites raw env_follow vector mem sud redzone_trap
+ZPOLINE_HOT  := dispatch next sites raw env_follow vector mem sud redzone_trap \
+                sigpath signext sigactions seccomp
 ZPOLINE_COLD := main trampoline rewrite rewrite_maps func_starts hookload
-ZPOLINE_OBJS := $(ZPOLINE_HOT:%=zpoline/%.o) $(ZPOLINE_COLD:%=zpoline/%.o) zpoline/entry.o
+ZPOLINE_OBJS := $(ZPOLINE_HOT:%=zpoline/%.o) $(ZPOLINE_COLD:%=zpoline/%.o) \
+                zpoline/entry.o
 
 ALL_TARGETS += zpoline/libzpoline.so
 
 $(ZPOLINE_HOT:%=zpoline/%.o): ZP_EXTRA := -mgeneral-regs-only
 
-zpoline/%.o: zpoline/%.c zpoline/zpoline.h zpoline/rewrite.h zpoline/func_starts.h hooklib/zphook.h
+zpoline/%.o: zpoline/%.c zpoline/zpoline.h zpoline/rewrite.h zpoline/func_starts.h hooklib/zphook.h \
+             hooklib/hook_init.h
 	$(CC) $(CFLAGS) -fPIC $(ZP_EXTRA) -c -o $@ $<
 
-zpoline/entry.o: zpoline/entry.S
+zpoline/entry.o: zpoline/%.o: zpoline/%.S
 	$(CC) -fPIC -c -o $@ $<
 
 zpoline/libzpoline.so: $(ZPOLINE_OBJS)
