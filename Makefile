@@ -20,7 +20,7 @@ SO_FLAGS := -fPIC -shared
 # real programs that tests and benchmarks run.  `make deps` installs only
 # what is missing.
 DEB_PACKAGES := gcc make libc6-dev linux-libc-dev binutils-dev libiberty-dev libcmocka-dev \
-                python3 redis-server redis-tools strace gnuplot-nox \
+                python3 redis-server redis-tools nginx-light wrk strace gnuplot-nox \
                 dpkg-dev libdpdk-dev pkg-config iproute2
 
 .PHONY: all deps test demo bench clean

@@ -2,6 +2,8 @@
 # runs every experiment and writes its section of docs/BENCHMARKS.md and its
 # plot in docs/img/.  `make bench QUICK=1` runs short versions (a smoke test
 # of the numbers, still checked, still >= 5 interleaved runs).
+# `make bench MECHANISMS=kernel,preload,zpoline` limits the servers
+# experiment to those mechanisms.
 #
 # To add an experiment: put its programs and its harness in bench/<name>/,
 # append the programs to ALL_TARGETS here, and add one line to the `bench`
@@ -26,14 +28,17 @@ bench/hook/getpid_bench: bench/hook/getpid_bench.c
 # Nothing to build: bench/startup/run.py times existing programs (through
 # bench/startup/walltime.py) and uses loaders/zprun and the pass-through hook.
 
-# --- netstack: Redis on the user-space TCP/IP stack (lwIP over DPDK memif) ---
-# Nothing to build here: bench/netstack/run.py runs redis-server and
-# redis-benchmark natively on loopback, and both ends under
-# `loaders/zprun --hook netstack` and `loaders/zprun --mechanism preload`
-# (hooklib/libzphook_netstack.so, hooklib/libzp_preload.so).  Root.
+# --- servers: Redis and nginx on the user-space TCP/IP stack (lwIP over DPDK
+# memif) through each hook mechanism, against the kernel (the zpoline paper's
+# experiment 2).  Nothing to build here: bench/servers/run.py runs Debian's
+# redis-server/redis-benchmark and nginx/wrk natively on loopback and under
+# `loaders/zprun --mechanism M --hook netstack` (all mechanisms; it refuses,
+# saying why, if one is not available: `--mechanisms a,b,c` measures a
+# subset).  Root.
+BENCH_SERVERS_FLAGS := $(BENCH_QUICK_FLAG) $(if $(MECHANISMS),--mechanisms $(MECHANISMS))
 
 # --- the bench target: one line per experiment ---
 bench: deps all
 	python3 bench/hook/run.py $(BENCH_QUICK_FLAG)
 	python3 bench/startup/run.py $(BENCH_QUICK_FLAG)
-	python3 bench/netstack/run.py $(BENCH_QUICK_FLAG)
+	python3 bench/servers/run.py $(BENCH_SERVERS_FLAGS)

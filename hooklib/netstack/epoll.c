@@ -443,7 +443,6 @@ struct ep_wait {
 	int max;
 	int n;                      /* events written to out */
 	bool kernel_members;
-	const void *sigmask;
 };
 
 /* Stack lock held: collect ready lwIP members into w->out. */
@@ -505,12 +504,12 @@ static long kernel_epoll_wait(int epfd, struct epoll_event *out, int max, int64_
 }
 
 /* The kernel half: sleep in the kernel epoll (its kernel members wake us). */
-static long kwait(void *karg, int64_t timeout_ns)
+static long kwait(void *karg, int64_t timeout_ns, const void *sigmask)
 {
 	struct ep_wait *w = karg;
 	if (!w->kernel_members)
-		return timeout_ns ? ns_sleep_ns(timeout_ns, w->sigmask) : 0;
-	return kernel_epoll_wait(w->epfd, w->out, w->max, timeout_ns, w->sigmask);
+		return timeout_ns ? ns_sleep_ns(timeout_ns, sigmask) : 0;
+	return kernel_epoll_wait(w->epfd, w->out, w->max, timeout_ns, sigmask);
 }
 
 long ns_epoll_pwait2(int epfd, void *events, int maxevents, int64_t timeout_ns,
@@ -530,7 +529,6 @@ long ns_epoll_pwait2(int epfd, void *events, int maxevents, int64_t timeout_ns,
 		.out = events,
 		.max = maxevents,
 		.kernel_members = atomic_load(&inst->kernel_members) > 0,
-		.sigmask = sigmask,
 	};
 	long rc = ns_wait_mixed(scan, &w, timeout_ns, kwait, &w, sigmask);
 	if (rc == 0 && w.kernel_members && w.n < w.max) {

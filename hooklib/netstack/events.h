@@ -19,10 +19,11 @@ extern zphook_fn ns_kernel;
 
 /* --- waiting (wait.c) -------------------------------------------------------
  * The kernel half of a wait over a mixed set: sleep in the kernel on the
- * caller's kernel fds for at most TIMEOUT_NS (0: only look, never sleep).
+ * caller's kernel fds for at most TIMEOUT_NS (0: only look, never sleep),
+ * with SIGMASK applied (NULL: the thread's own; pass it to ns_wait_sigmask).
  * Returns > 0 (kernel fds ready; the value is handed back to the caller),
  * 0 (nothing), or -errno (-EINTR: a signal was delivered). */
-typedef long (*ns_kwait_fn)(void *karg, int64_t timeout_ns);
+typedef long (*ns_kwait_fn)(void *karg, int64_t timeout_ns, const void *sigmask);
 
 /*
  * ns_wait with a kernel half: loop { lock; poll the device; READY(arg);
@@ -31,8 +32,11 @@ typedef long (*ns_kwait_fn)(void *karg, int64_t timeout_ns);
  * most 1 ms, so kernel fds wake it and the device is looked at again soon.
  * While spinning, KWAIT is asked (without sleeping) on the first round and
  * then at most every millisecond, so kernel fds are never starved by busy
- * lwIP traffic.  TIMEOUT_NS < 0: forever.  A plain sleep passes SIGMASK
- * (may be NULL) to the kernel, as ppoll/pselect/epoll_pwait need.
+ * lwIP traffic.  TIMEOUT_NS < 0: forever.  SIGMASK (may be NULL) is the
+ * caller's, as ppoll/pselect/epoll_pwait take it; KWAIT and the plain
+ * sleep get the mask to apply (see wait.c on signals).
+ * Blocks the asynchronous signals in the thread while it runs (and
+ * restores the mask at the end) when it does not finish at once.
  * Returns 0 (READY said true), > 0 (KWAIT's result), -ETIMEDOUT, -EINTR or
  * another -errno from KWAIT.
  */
@@ -61,6 +65,12 @@ void ns_wait_block_signals(uint64_t sigbits);
  * BUF holds a computed mask.
  */
 const void *ns_wait_sigmask(const void *app_mask, bool sleeping, uint64_t *buf);
+
+/* Block every asynchronous signal in this thread but those in EXCEPT (bit
+ * N-1: signal N; SIGSEGV, SIGSYS, SIGTRAP ... and SIGKILL/SIGSTOP are never
+ * blocked); returns the mask it had.  Threads created meanwhile inherit it. */
+uint64_t ns_block_async_signals(uint64_t except);
+void ns_restore_signals(uint64_t old);
 
 /* CLOCK_MONOTONIC in ns (the vDSO: no system call). */
 int64_t ns_now_ns(void);

@@ -63,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -74,6 +75,10 @@
 #include "nsock.h"
 #include "stack.h"
 #include "zphook.h"
+
+/* The kernel's first real-time signal (glibc's SIGRTMIN is 34 or 35: it
+ * keeps two for itself). */
+#define SIGRTMIN_KERNEL 32
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -144,6 +149,47 @@ static uint64_t handled_signals(void)
 	return bits;
 }
 
+/*
+ * Programs size tables by the fds they expect to open: wrk's event loop
+ * has 10 + 3 x connections slots, so `wrk -c 1` needs every fd below 13.
+ * DPDK's start opens 6-7 fds of its own (pipes, an epoll, a timerfd, a
+ * memfd, the memif control socket); left in the lowest free slots they
+ * push the application's sockets up past such limits.  So while the stack
+ * starts, the free fds below FD_FLOOR are occupied (by /dev/null), then
+ * released: DPDK's fds land above the range a program counts on.  (Fds a
+ * driver opens later, e.g. memif's per-queue eventfds at link-up, still go
+ * to the lowest free slots.)
+ */
+#define FD_FLOOR 64
+
+static int reserve_low_fds(int *fds)
+{
+	struct { uint64_t cur, max; } lim;
+	int floor = FD_FLOOR;
+	/* Leave most of a small limit to DPDK. */
+	if (ns_kernel(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&lim, 0, 0) == 0 &&
+	    lim.cur < 4 * FD_FLOOR)
+		floor = (int)(lim.cur / 4);
+	int n = 0;
+	while (n < FD_FLOOR) {
+		long fd = ns_kernel(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+		if (fd < 0)
+			break;
+		if (fd >= floor) {
+			ns_kernel(SYS_close, fd, 0, 0, 0, 0, 0);
+			break;
+		}
+		fds[n++] = (int)fd;
+	}
+	return n;
+}
+
+static void release_low_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		ns_kernel(SYS_close, fds[i], 0, 0, 0, 0, 0);
+}
+
 void ns_stack_ensure_started(void)
 {
 	if (atomic_load_explicit(&started, memory_order_acquire))
@@ -158,9 +204,23 @@ void ns_stack_ensure_started(void)
 		}
 		char err[512] = "";
 		uint64_t before = handled_signals();
+		int low[FD_FLOOR];
+		int nlow = reserve_low_fds(low);
+		/* DPDK's threads (eal-intr-thread) inherit a mask that blocks
+		 * the application's signals: a signal sent to the process must
+		 * reach an application thread, whose wait it ends (nginx's
+		 * SIGTERM handler only sets a flag that its epoll loop tests);
+		 * run in DPDK's thread, it would end no wait at all.  SIGIO and
+		 * the real-time signals stay open: a driver may signal its own
+		 * frames with them (DPDK's tap does) and they are not known
+		 * until it started. */
+		uint64_t rt_signals = ~0ULL << (SIGRTMIN_KERNEL - 1);
+		uint64_t mask = ns_block_async_signals((1ULL << (SIGIO - 1)) | rt_signals);
 		ns_stack_lock();
 		int rc = ns_stack_start(app_getenv, err, sizeof err);
 		ns_stack_unlock();
+		ns_restore_signals(mask);
+		release_low_fds(low, nlow);
 		if (rc != 0)
 			start_failed(err[0] ? err : "the stack did not start (no reason given)");
 		/* Handlers the device installed (DPDK's tap: one signal per
@@ -364,22 +424,43 @@ static long emulate_sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 
 /*
  * exit_group/execve in the owner.  First every lwIP socket is closed as the
- * kernel closes a dying process's sockets (FIN, or RST with unread data),
- * and one poll pushes those segments out: without it the peers would never
- * hear of the end (the device goes away with us).  Then, lock held, the
+ * kernel closes a dying process's sockets (FIN, or RST with unread data).
+ * Then the stack lingers, polling: the kernel keeps a dead process's
+ * connections until their FINs are through, but our stack goes away with
+ * us, and a segment still in the device's ring when the port stops may
+ * never reach the peer (a memif peer that was asleep sees the link go down
+ * before it reads the ring), which then keeps the connection (seen: a
+ * redis-server still counting exited redis-cli clients).  So, when a socket
+ * was closed: at least LINGER_MIN_NS (a sleeping stack polls every
+ * millisecond), then until no connection is half-closed (the peer ACKed
+ * our FIN and sent its own), at most LINGER_MAX_NS.  Then, lock held, the
  * port stops.  The lock is kept so no other thread reaches lwIP after the
  * stop; returns whether it was taken (the caller unlocks if execve fails).
  */
+#define LINGER_MIN_NS (2 * 1000000LL)
+#define LINGER_MAX_NS (100 * 1000000LL)
+
 static bool stop_for_exit(void)
 {
 	if (!is_owner_process())
 		return false;
 	int top = atomic_load(&max_lwip_fd);
+	int closed = 0;
 	for (int fd = 0; fd <= top; fd++)
-		if (ns_fd_lookup(fd))
+		if (ns_fd_lookup(fd)) {
 			ns_sys_close(fd);
+			closed++;
+		}
 	ns_stack_lock();
 	ns_stack_poll();
+	int64_t start = ns_now_ns();
+	while (closed) {
+		int64_t t = ns_now_ns() - start;
+		if (t >= LINGER_MAX_NS || (t >= LINGER_MIN_NS && !ns_sys_tcp_closing()))
+			break;
+		ns_stack_poll();
+		__builtin_ia32_pause();
+	}
 	if (print_stats)
 		write_stats();
 	ns_stack_stop();

@@ -112,4 +112,8 @@ long ns_sys_sendmsg(int fd, const struct msghdr *msg, int flags);
 long ns_sys_recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, void *timeout);
 long ns_sys_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags);
 
+/* Stack lock held: some TCP connection is between open and closed, not in
+ * TIME_WAIT (e.g. our FIN or the peer's is not through yet). */
+bool ns_sys_tcp_closing(void);
+
 #endif

@@ -128,12 +128,12 @@ static long kernel_poll(struct pw *p, int64_t timeout_ns, const void *sigmask)
 	return n;
 }
 
-static long kwait(void *karg, int64_t timeout_ns)
+static long kwait(void *karg, int64_t timeout_ns, const void *sigmask)
 {
 	struct pw *p = karg;
 	if (p->nk == 0)
-		return timeout_ns ? ns_sleep_ns(timeout_ns, p->sigmask) : 0;
-	return kernel_poll(p, timeout_ns, p->sigmask);
+		return timeout_ns ? ns_sleep_ns(timeout_ns, sigmask) : 0;
+	return kernel_poll(p, timeout_ns, sigmask);
 }
 
 /* Wait over P's entries; results in their revents.  0 or -errno. */

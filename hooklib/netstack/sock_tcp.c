@@ -719,3 +719,8 @@ uint32_t nst_tcp_events(struct nsock *s)
 		m |= EPOLLOUT;
 	return m;
 }
+
+bool ns_sys_tcp_closing(void)
+{
+	return tcp_active_pcbs != NULL;
+}

@@ -19,6 +19,19 @@
  * The lock is released between rounds: other threads' socket calls and
  * polls get in, and a thread blocked in accept() does not stop another
  * from reading.
+ *
+ * Signals.  A kernel wait ends with EINTR when a handler runs during it;
+ * servers rely on that (nginx's SIGQUIT/SIGTERM handlers only set a flag
+ * that its loop tests after epoll_wait returns).  A handler that runs
+ * while this loop is in user space (spinning, or between two sleep
+ * slices) would be lost: the loop does not know it ran, and an
+ * epoll_wait(-1) never returns.  So a wait that does not finish on its
+ * first round blocks the asynchronous signals for its duration (one
+ * rt_sigprocmask each way) and lets them in only inside its kernel sleeps,
+ * with the application's mask (then the sleep ends with EINTR, as the
+ * kernel's own would); while spinning it asks rt_sigpending every
+ * millisecond.  Synchronous signals (SIGSEGV, SIGSYS, SIGTRAP ...) are
+ * never blocked: the trap-based mechanisms and faults need them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -65,6 +78,78 @@ void ns_wait_block_signals(uint64_t sigbits)
 	device_signals = sigbits;
 }
 
+#define SIGBIT(sig) (1ULL << ((sig) - 1))
+/* Never blocked by a wait: the kernel forces these (faults, traps, the
+ * trap-based mechanisms' SIGSYS/SIGTRAP) or cannot block them at all. */
+#define SYNC_SIGNALS (SIGBIT(SIGILL) | SIGBIT(SIGTRAP) | SIGBIT(SIGBUS) | SIGBIT(SIGFPE) | \
+		      SIGBIT(SIGSEGV) | SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+
+uint64_t ns_block_async_signals(uint64_t except)
+{
+	uint64_t block = ~SYNC_SIGNALS & ~except, old = 0;
+	ns_kernel(SYS_rt_sigprocmask, SIG_BLOCK, (long)&block, (long)&old, NS_SIGSET_SIZE, 0, 0);
+	return old;
+}
+
+void ns_restore_signals(uint64_t old)
+{
+	ns_kernel(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, NS_SIGSET_SIZE, 0, 0);
+}
+
+/* A wait that does not finish at once blocks the asynchronous signals in
+ * its thread (guard_begin) and applies the application's mask only inside
+ * its kernel sleeps. */
+struct guard {
+	uint64_t old;               /* the thread's mask before the wait */
+	uint64_t app;               /* the mask the application waits with */
+	bool on;
+};
+
+static void guard_begin(struct guard *g, const void *sigmask)
+{
+	/* The device's own signals stay open: DPDK's tap driver counts
+	 * received frames in its signal handler and reads nothing until it
+	 * ran. */
+	uint64_t block = ~SYNC_SIGNALS & ~device_signals;
+	g->on = ns_kernel(SYS_rt_sigprocmask, SIG_BLOCK, (long)&block, (long)&g->old,
+			  NS_SIGSET_SIZE, 0, 0) == 0;
+	if (!g->on)
+		return;
+	g->app = sigmask ? *(const uint64_t *)sigmask : g->old;
+}
+
+/* Pending signals the handlers of which run once they are unblocked. */
+static void guard_end(struct guard *g)
+{
+	if (!g->on)
+		return;
+	ns_kernel(SYS_rt_sigprocmask, SIG_SETMASK, (long)&g->old, 0, NS_SIGSET_SIZE, 0, 0);
+}
+
+/* While spinning: did a signal arrive that the application's wait would
+ * have been interrupted by (one with a handler, not blocked by it, not
+ * the device's)?  Ignored or default-action ones are let through to the
+ * kernel (discarded, or the process ends/stops as it would have). */
+static bool guard_signal_pending(struct guard *g)
+{
+	uint64_t pending = 0;
+	if (!g->on || ns_kernel(SYS_rt_sigpending, (long)&pending, NS_SIGSET_SIZE, 0, 0, 0, 0) != 0)
+		return false;
+	pending &= ~g->app & ~device_signals;
+	if (!pending)
+		return false;
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } sa;
+	for (int sig = 1; sig <= 64; sig++)
+		if ((pending & SIGBIT(sig)) &&
+		    ns_kernel(SYS_rt_sigaction, sig, 0, (long)&sa, NS_SIGSET_SIZE, 0, 0) == 0 &&
+		    sa.handler != SIG_DFL && sa.handler != SIG_IGN)
+			return true;
+	uint64_t block = ~SYNC_SIGNALS & ~device_signals;
+	ns_kernel(SYS_rt_sigprocmask, SIG_SETMASK, (long)&g->old, 0, NS_SIGSET_SIZE, 0, 0);
+	ns_kernel(SYS_rt_sigprocmask, SIG_BLOCK, (long)&block, 0, NS_SIGSET_SIZE, 0, 0);
+	return false;
+}
+
 const void *ns_wait_sigmask(const void *app_mask, bool sleeping, uint64_t *buf)
 {
 	if (!device_signals || (!sleeping && !app_mask))
@@ -102,17 +187,15 @@ static bool poll_round(bool (*ready)(void *), void *arg, bool owned, unsigned *f
 	return r;
 }
 
-long ns_wait_mixed(bool (*ready)(void *arg), void *arg, int64_t timeout_ns,
-		   ns_kwait_fn kwait, void *karg, const void *sigmask)
+static long wait_loop(bool (*ready)(void *arg), void *arg, int64_t start, int64_t deadline,
+		      ns_kwait_fn kwait, void *karg, const void *sigmask, struct guard *g)
 {
-	/* A fork child must not touch the device: it only tests READY. */
 	bool owned = ns_stack_owned();
-	int64_t start = ns_now_ns();
-	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
 	int64_t last_frame = start;
 	/* The first round looks at the kernel fds too: one that is ready
 	 * already must not wait for the first kernel check. */
 	int64_t last_kernel_check = start - KERNEL_CHECK_NS;
+	int64_t last_signal_check = start;
 
 	for (;;) {
 		unsigned frames;
@@ -125,27 +208,56 @@ long ns_wait_mixed(bool (*ready)(void *arg), void *arg, int64_t timeout_ns,
 		if (now >= deadline) {
 			/* Look at the kernel fds one last time: a zero timeout
 			 * must see them as well as the lwIP ones. */
-			long rc = kwait ? kwait(karg, 0) : 0;
+			long rc = kwait ? kwait(karg, 0, sigmask) : 0;
 			return rc != 0 ? rc : -ETIMEDOUT;
 		}
 
 		if (now - last_frame < spin_ns) {
 			if (kwait && now - last_kernel_check >= KERNEL_CHECK_NS) {
 				last_kernel_check = now;
-				long rc = kwait(karg, 0);
+				long rc = kwait(karg, 0, sigmask);
 				if (rc != 0)
 					return rc;
+			}
+			if (now - last_signal_check >= KERNEL_CHECK_NS) {
+				last_signal_check = now;
+				if (guard_signal_pending(g))
+					return -EINTR;
 			}
 			__builtin_ia32_pause();
 			continue;
 		}
 
+		/* A look that does not sleep keeps the thread's mask (under the
+		 * guard it blocks everything; guard_signal_pending sees what
+		 * came); a sleep lets the application's signals in. */
 		int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
-		long rc = kwait ? kwait(karg, slice) : ns_sleep_ns(slice, sigmask);
+		const void *sleep_mask = g->on ? &g->app : sigmask;
+		long rc = kwait ? kwait(karg, slice, sleep_mask) : ns_sleep_ns(slice, sleep_mask);
 		if (rc != 0)
 			return rc;
-		last_kernel_check = ns_now_ns();
+		last_kernel_check = last_signal_check = ns_now_ns();
 	}
+}
+
+long ns_wait_mixed(bool (*ready)(void *arg), void *arg, int64_t timeout_ns,
+		   ns_kwait_fn kwait, void *karg, const void *sigmask)
+{
+	int64_t start = ns_now_ns();
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	/* Most waits of a busy server end here, at no cost beyond a poll. */
+	if (timeout_ns == 0) {
+		struct guard none = { .on = false };
+		return wait_loop(ready, arg, start, start, kwait, karg, sigmask, &none);
+	}
+	unsigned frames;
+	if (poll_round(ready, arg, ns_stack_owned(), &frames))
+		return 0;
+	struct guard g;
+	guard_begin(&g, sigmask);
+	long rc = wait_loop(ready, arg, start, deadline, kwait, karg, sigmask, &g);
+	guard_end(&g);
+	return rc;
 }
 
 int ns_wait(bool (*ready)(void *arg), void *arg, int timeout_ms)

@@ -18,7 +18,7 @@
  * What LD_PRELOAD misses (why zpoline exists):
  *  - calls libc makes internally: exit() -> exit_group, execv/execvp/
  *    system -> execve, fork, getaddrinfo's sockets, stdio's read/write on
- *    its FILEs, any libc function not defined here (fstat, sendfile ...);
+ *    its FILEs, any libc function not defined here (fstat, splice ...);
  *  - system calls made with syscall(2) or inline `syscall` instructions
  *    (Go, io_uring users, JITs), and statically linked programs, which do
  *    not look at LD_PRELOAD at all;
@@ -288,6 +288,13 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 }
 
 EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	return CALL(SYS_sendfile, out_fd, in_fd, offset, count, 0, 0);
+}
+
+/* Programs built with _FILE_OFFSET_BITS=64 (nginx) link to this name; on
+ * x86-64 it is the same call. */
+EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
 	return CALL(SYS_sendfile, out_fd, in_fd, offset, count, 0, 0);
 }

@@ -348,3 +348,31 @@ ns_need_programs() {
 		command -v "$p" >/dev/null || { ns_err "$p not found (run 'make deps')"; return 1; }
 	done
 }
+
+# ns_report_init: the counters and reporting functions of a suite (FILTER is
+# a test-name substring, may be empty):
+#   want NAME            whether NAME is selected by FILTER
+#   ok NAME              a passed check
+#   not_ok NAME WHY [LOGFILE...]  a failed one, with the last lines of each log
+ns_report_init() {
+	passed=0
+	failed=0
+	failed_names=()
+}
+want() { [ -z "${FILTER:-}" ] || [[ "$1" == *"$FILTER"* ]]; }
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $1"
+}
+not_ok() {
+	local name=$1 why=$2 f
+	shift 2
+	failed=$((failed + 1))
+	failed_names+=("$name")
+	echo "FAIL - $name: $why"
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "    --- last lines of $f:"
+		tail -n 12 "$f" | cut -c1-200 | sed 's/^/    | /'
+	done
+}

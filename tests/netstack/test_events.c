@@ -387,6 +387,29 @@ static bool flag_set(void *arg)
 	return *(volatile int *)arg != 0;
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+/* READY callback that raises SIG from user space on its AT-th call. */
+struct raiser {
+	int sig;
+	int at;
+	int calls;
+};
+
+static bool raise_on_round(void *arg)
+{
+	struct raiser *r = arg;
+	if (++r->calls == r->at)
+		raise(r->sig);
+	return false;
+}
+
 static void test_ns_wait(void)
 {
 	long t0 = now_ms();
@@ -403,6 +426,37 @@ static void test_ns_wait(void)
 	rc = ns_wait(never, NULL, -1);
 	dt = now_ms() - t0;
 	CHECK("ns_wait: a signal while sleeping gives -EINTR", rc == -EINTR && dt >= 29 && dt < 40, "rc=%d dt=%ld", rc, dt);
+
+	/* A signal that arrives while the wait runs in user space (between
+	 * two polls, not in a kernel sleep) must end it too: nginx's SIGQUIT
+	 * only sets a flag that it tests after epoll_wait(-1) returns. */
+	struct sigaction su = { .sa_handler = on_usr1 };
+	sigaction(SIGUSR1, &su, NULL);
+	sigset_t before, after;
+	sigemptyset(&before);
+	sigemptyset(&after);
+	sigprocmask(SIG_BLOCK, NULL, &before);
+	struct raiser r = { .sig = SIGUSR1, .at = 3 };
+	usr1_seen = 0;
+	t0 = now_ms();
+	rc = ns_wait(raise_on_round, &r, 2000);
+	dt = now_ms() - t0;
+	sigprocmask(SIG_BLOCK, NULL, &after);
+	CHECK("ns_wait: a signal raised between two polls gives -EINTR (no lost wake-up)",
+	      rc == -EINTR && usr1_seen == 1 && dt < 100, "rc=%d handler ran %d times dt=%ld",
+	      rc, (int)usr1_seen, dt);
+	CHECK("ns_wait: the thread's signal mask is restored after a wait",
+	      memcmp(&before, &after, NS_SIGSET_SIZE) == 0, "before %#lx after %#lx",
+	      *(unsigned long *)&before, *(unsigned long *)&after);
+	/* An ignored signal must not end a wait (it is discarded). */
+	signal(SIGUSR2, SIG_IGN);
+	r = (struct raiser){ .sig = SIGUSR2, .at = 3 };
+	t0 = now_ms();
+	rc = ns_wait(raise_on_round, &r, 30);
+	dt = now_ms() - t0;
+	CHECK("ns_wait: an ignored signal between two polls does not end the wait",
+	      rc == -ETIMEDOUT && dt >= 30, "rc=%d dt=%ld", rc, dt);
+	signal(SIGUSR2, SIG_DFL);
 }
 
 /* --- poll / select ------------------------------------------------------------------- */

@@ -74,28 +74,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 ns_init
 ns_tmpdir WORK || exit 1
 
-passed=0
-failed=0
-failed_names=()
-
-want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $1"
-}
-# not_ok NAME WHY [LOGFILE...]: the last lines of each log, indented
-not_ok() {
-	local name=$1 why=$2 f
-	shift 2
-	failed=$((failed + 1))
-	failed_names+=("$name")
-	echo "FAIL - $name: $why"
-	for f in "$@"; do
-		[ -s "$f" ] || continue
-		echo "    --- last lines of $f:"
-		tail -n 12 "$f" | cut -c1-200 | sed 's/^/    | /'
-	done
-}
+ns_report_init
 
 # Every redis-server gets these; the address and --dir per run.
 redis_args() { # ADDR DIR
