@@ -558,7 +558,9 @@ def versions():
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     lwip = "unknown"
     try:
-        dsc = [f for f in os.listdir(os.path.join(REPO, "build", "lwip")) if f.endswith(".dsc")]
+        # netstack/fetch_lwip.sh keeps the source package in build/lwip/download
+        dsc = [f for f in os.listdir(os.path.join(REPO, "build", "lwip", "download"))
+               if f.endswith(".dsc")]
         if dsc:
             lwip = dsc[0][len("lwip_"):-len(".dsc")] + " (Debian source package, core built here)"
     except OSError:
@@ -744,6 +746,18 @@ connections, as Linux does).  Published reference: {PAPER}.
 Targets (over the Redis figures, all levels; measured, not tuned):
 
 {ttable}
+
+How to read the losses.  A trapped system call costs about the same here as in the
+paper (1.5-3 us: the hook-cost section), and a Redis `-P 1` request makes about three
+(epoll_wait, read, write), so the trap-based mechanisms add some 5-8 us per request.
+What differs is the time a request takes without them: here, with client and server
+busy-polling on 2 shared virtual CPUs, the LD_PRELOAD case serves one in 3-10 us, so
+the same trap cost is 40-65% of the work; on the paper's 10 GbE hosts a request took
+about 1 us, and the same cost was 72-99%.  The published range is a property of that
+ratio, not of the mechanisms alone.  zpoline's gap to LD_PRELOAD is its entry and exit
+per call with the vector state saved (the netstack hook uses vector registers through
+libc, DPDK and lwIP), about 30 ns per call in the hook-cost section; the run-to-run
+spread of each figure here ([min-max]) is larger than that gap.
 
 Checks (a run that fails any of them makes the harness refuse to report):
 - every mechanism asked for is available (`zprun --mechanism M --hook netstack -- /bin/true`);
