@@ -349,6 +349,23 @@ ns_need_programs() {
 	done
 }
 
+# ns_suite_args LAST ARGS...: a suite's command line.  Sets MODE (hook, or
+# kernel with --kernel) and FILTER (a test-name substring); -h/--help prints
+# lines 2..LAST of the calling script's header comment and exits.
+ns_suite_args() {
+	local last=$1 arg
+	shift
+	MODE=hook
+	FILTER=""
+	for arg in "$@"; do
+		case $arg in
+		--kernel) MODE=kernel ;;
+		-h|--help) sed -n "2,${last}p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		*) FILTER=$arg ;;
+		esac
+	done
+}
+
 # ns_report_init: the counters and reporting functions of a suite (FILTER is
 # a test-name substring, may be empty):
 #   want NAME            whether NAME is selected by FILTER

@@ -52,15 +52,7 @@ CLIENT=$HERE/http_client.py
 PY=$NS_PY
 ZPRUN=$NS_ZPRUN
 
-MODE=hook
-FILTER=""
-for arg in "$@"; do
-	case $arg in
-	--kernel) MODE=kernel ;;
-	-h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) FILTER=$arg ;;
-	esac
-done
+ns_suite_args 42 "$@"
 
 ns_need_programs nginx wrk ip ss timeout sha256sum nm "$PY" || exit 1
 if [ "$MODE" = hook ]; then

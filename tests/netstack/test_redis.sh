@@ -48,15 +48,7 @@ CLIENT=$HERE/redis_client.py
 PY=$NS_PY
 ZPRUN=$NS_ZPRUN
 
-MODE=hook
-FILTER=""
-for arg in "$@"; do
-	case $arg in
-	--kernel) MODE=kernel ;;
-	-h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) FILTER=$arg ;;
-	esac
-done
+ns_suite_args 37 "$@"
 
 ns_need_programs redis-server redis-cli redis-benchmark ip ss timeout "$PY" || exit 1
 if [ "$MODE" = hook ]; then
