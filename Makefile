@@ -21,7 +21,7 @@ SO_FLAGS := -fPIC -shared
 # what is missing.
 DEB_PACKAGES := gcc make libc6-dev linux-libc-dev binutils-dev libiberty-dev libcmocka-dev \
                 python3 redis-server redis-tools nginx-light wrk strace gnuplot-nox \
-                dpkg-dev libdpdk-dev pkg-config iproute2
+                dpkg-dev libdpdk-dev pkg-config iproute2 golang-go
 
 .PHONY: all deps test demo bench clean
 all:
@@ -33,8 +33,10 @@ include hooklib/netstack/sock.mk
 include hooklib/netstack/netstack.mk
 include hooklib/preload/preload.mk
 include loaders/loaders.mk
+include loaders/elf/elf.mk
 include tests/tests.mk
 include tests/netstack/netstack.mk
+include tests/loaders/loaders_tests.mk
 include bench/bench.mk
 
 all: $(ALL_TARGETS)
@@ -49,6 +51,7 @@ deps:
 	else echo "deps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(MAKE) -s --no-print-directory $(LOADER_BUSYBOX)
 
 demo: deps all
 	@bash tests/demo.sh

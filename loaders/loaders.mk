@@ -8,8 +8,9 @@
 
 ALL_TARGETS += loaders/zprun
 
-loaders/zprun: loaders/zprun.c
-	$(CC) $(CFLAGS) -o $@ $<
+# zprun reads ELF headers with the loader's parser (is a program static?).
+loaders/zprun: loaders/zprun.c loaders/elf/elf_parse.c loaders/elf/elf_parse.h
+	$(CC) $(CFLAGS) -Iloaders -o $@ loaders/zprun.c loaders/elf/elf_parse.c
 
 .PHONY: test-loaders
 test-loaders: loaders/zprun

@@ -93,7 +93,16 @@ run "$Z" --verbose=yes true;    expect_error_line "flag given a value" 2 "takes 
 run "$Z" --mechanism strace true;  expect_error_line "--mechanism: unknown name lists the available ones" 2 \
 	"unknown mechanism 'strace'; available: zpoline preload int3 sud seccomp ptrace"
 run "$Z" --mechanism;           expect_error_line "--mechanism without argument" 2 "--mechanism needs an argument"
-run "$Z" --loader true;         expect_error_line "--loader is planned, rejected" 2 "not implemented"
+run "$Z" --loader true;         expect_error_line "--loader: a kit without zpload, one line" 126 "zpload.*make"
+run "$Z" --loader --mechanism sud true
+expect_error_line "--loader with another mechanism is refused" 2 "zpoline mechanism only"
+STATIC_PROG=$ROOT/tests/out/calls_static
+if [ -x "$STATIC_PROG" ]; then
+	run "$Z" --mechanism sud -- "$STATIC_PROG" run 1 0 /dev/null 0
+	expect_error_line "a static program under an LD_PRELOAD mechanism: one line" 126 "statically linked"
+else
+	fail "a static program under an LD_PRELOAD mechanism" "$STATIC_PROG is not built (make test builds it)"
+fi
 
 # --- finding the libraries --------------------------------------------------
 run "$Z" --hook gamma -- true

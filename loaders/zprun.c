@@ -1,7 +1,7 @@
 /*
  * zprun - run a program with every system call routed through a zpoline hook.
  *
- *   zprun [--hook NAME|PATH] [--mechanism NAME] [--verbose] [--] prog args...
+ *   zprun [--hook NAME|PATH] [--mechanism NAME] [--loader] [--verbose] [--] prog args...
  *
  * zprun does not hook anything itself.  It prepares the environment that
  * libzpoline.so needs and then replaces itself with the program (execvp), so
@@ -12,6 +12,11 @@
  *                (--mechanism preload: <kit>/hooklib/libzp_preload.so instead;
  *                --mechanism ptrace: not set)
  *   ZP_MECHANISM int3, sud or seccomp for those mechanisms (libzpoline reads it)
+ *
+ * Under the loader (--loader, or by itself for a statically linked program)
+ * zprun execs <kit>/loaders/zpload instead, which has libzpoline built in:
+ * LD_PRELOAD is not set, and zpload maps the program (and its ld.so) and
+ * rewrites them before their first instruction (loaders/zpload.c).
  *   LIBZPHOOK    absolute path of the hook library (only with --hook)
  *   ZP_VERBOSE   1 (only with --verbose)
  *
@@ -54,8 +59,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "elf/elf_parse.h"
 
 enum {
 	EXIT_USAGE = 2,          /* bad command line, unknown hook */
@@ -117,8 +126,11 @@ static const struct option_row option_table[] = {
 	  "                          seccomp  seccomp SECCOMP_RET_TRAP (SIGSYS per call;\n"
 	  "                                   the program cannot execve)\n"
 	  "                          ptrace   a tracer runs the hook (loaders/zptrace)" },
-	{ OPT_LOADER, "loader", NULL, NULL, false,
-	  "(planned) start the program through the exitless loader" },
+	{ OPT_LOADER, "loader", NULL, NULL, true,
+	  "start the program through the ELF loader (loaders/zpload), which\n"
+	  "                        rewrites it, and ld.so, before their first instruction.\n"
+	  "                        Chosen by itself for statically linked programs,\n"
+	  "                        which LD_PRELOAD cannot reach (zpoline mechanism)" },
 };
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
 
@@ -141,6 +153,7 @@ struct settings {
 	const char *hook;        /* as given on the command line, or NULL */
 	enum mechanism mechanism;
 	bool verbose;
+	bool loader;             /* --loader */
 	char **program_argv;     /* points into argv: prog args... NULL */
 };
 
@@ -168,6 +181,7 @@ static void print_help(FILE *out)
 		"  zprun --hook trace -- ls /\n"
 		"  zprun --mechanism preload --hook netstack -- redis-server --save ''\n"
 		"  zprun --mechanism sud --hook count -- ls /\n"
+		"  zprun --loader --hook count -- ls /     (ld.so's own calls counted too)\n"
 		"\nExit status: PROGRAM's; 2 bad usage, unknown hook or mechanism; 126 page 0 cannot be\n"
 		"mapped, kit library missing or PROGRAM not executable; 127 PROGRAM not found.\n");
 }
@@ -242,7 +256,8 @@ static void apply_option(struct settings *settings, const struct option_row *row
 		settings->mechanism = parse_mechanism(value);
 		break;
 	case OPT_LOADER:
-		break;  /* unreachable while not implemented */
+		settings->loader = true;
+		break;
 	}
 }
 
@@ -518,6 +533,79 @@ static void prepend_ld_preload(const char *library, bool verbose)
 	free(combined);
 }
 
+/* ------------------------------------------------------------------ */
+/* Static programs and the ELF loader                                  */
+/* ------------------------------------------------------------------ */
+
+/* Where execvp would find the program: a name with a '/' as it is, else
+ * the first executable regular file in $PATH.  false if none. */
+static bool find_program(const char *name, char *found)
+{
+	if (strchr(name, '/') != NULL) {
+		snprintf(found, PATH_MAX, "%s", name);
+		return true;
+	}
+	const char *path = getenv("PATH");
+	if (path == NULL || path[0] == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		struct stat st;
+		snprintf(found, PATH_MAX, "%.*s%s%s", (int)len, len ? path : ".", "/", name);
+		if (stat(found, &st) == 0 && S_ISREG(st.st_mode) && access(found, X_OK) == 0)
+			return true;
+		path += len + (path[len] == ':');
+	}
+	return false;
+}
+
+/*
+ * Is this an ELF program with no interpreter (static or static-pie)?
+ * LD_PRELOAD cannot reach those.  Anything we cannot read or parse is left
+ * to execve (or the loader) to report.
+ */
+static bool is_static_elf(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool is_static = false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *file = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (file != MAP_FAILED) {
+			struct elf_info info;
+			char err[128];
+			is_static = elf_parse(file, (size_t)st.st_size, &info, err, sizeof err) == 0 &&
+				    info.interp == NULL;
+			munmap(file, (size_t)st.st_size);
+		}
+	}
+	close(fd);
+	return is_static;
+}
+
+/* zpload --argv0 NAME -- PATH args...: the loader runs PATH with the argv
+ * the program was given. */
+static char **loader_argv(const char *zpload, const char *path, char **program_argv)
+{
+	size_t count = 0;
+	while (program_argv[count] != NULL)
+		count++;
+	char **argv = calloc(count + 6, sizeof *argv);
+	if (argv == NULL) {
+		fputs("zprun: out of memory\n", stderr);
+		exit(EXIT_CANNOT_RUN);
+	}
+	argv[0] = (char *)zpload;
+	argv[1] = "--argv0";
+	argv[2] = program_argv[0];
+	argv[3] = "--";
+	argv[4] = (char *)path;
+	memcpy(&argv[5], &program_argv[1], count * sizeof *argv);
+	return argv;
+}
+
 /* The program's argv behind zptrace's: zptrace -- prog args... */
 static char **tracer_argv(const char *zptrace, char **program_argv)
 {
@@ -549,13 +637,48 @@ int main(int argc, char **argv)
 	if (settings.hook != NULL)
 		resolve_hook(settings.hook, own_dir, hook_path);
 
+	/*
+	 * The loader: asked for, or the only way in for a static program under
+	 * zpoline.  The other LD_PRELOAD mechanisms cannot reach one at all.
+	 */
+	char program_path[PATH_MAX];
+	bool found = find_program(settings.program_argv[0], program_path);
+	bool is_static = found && is_static_elf(program_path);
+	if (settings.loader && settings.mechanism != MECH_ZPOLINE)
+		usage_error("--loader works with the zpoline mechanism only, not '%s'",
+			    mechanism_names[settings.mechanism]);
+	if (is_static && settings.mechanism != MECH_ZPOLINE && settings.mechanism != MECH_PTRACE) {
+		fprintf(stderr, "zprun: %s is statically linked, which LD_PRELOAD cannot reach; "
+			"use --mechanism zpoline (the loader) or ptrace\n", program_path);
+		exit(EXIT_CANNOT_RUN);
+	}
+	bool use_loader = settings.mechanism == MECH_ZPOLINE && (settings.loader || is_static);
+	if (use_loader && !found) {
+		fprintf(stderr, "zprun: %s: command not found\n", settings.program_argv[0]);
+		exit(EXIT_NOT_FOUND);
+	}
+
 	/* Only libzpoline's trampoline needs page 0. */
 	int error;
 	if (settings.mechanism == MECH_ZPOLINE && !can_map_page_zero(&error))
 		report_page_zero_refused(error);
 
 	char **exec_argv = settings.program_argv;
-	switch (settings.mechanism) {
+	char zpload_path[PATH_MAX];
+	if (use_loader) {
+		char candidate[PATH_MAX];
+		format_path(candidate, sizeof candidate, "%s/zpload", own_dir);
+		if (realpath(candidate, zpload_path) == NULL) {
+			fprintf(stderr, "zprun: %s: %s (build the kit with 'make')\n", candidate, strerror(errno));
+			exit(EXIT_CANNOT_RUN);
+		}
+		if (settings.verbose)
+			fprintf(stderr, "zprun: %s: %s\n", program_path,
+				is_static ? "statically linked: starting it through the loader"
+					  : "starting it through the loader (--loader)");
+		exec_argv = loader_argv(zpload_path, program_path, settings.program_argv);
+		unsetenv("ZP_MECHANISM");
+	} else switch (settings.mechanism) {
 	case MECH_PTRACE:
 		/* zptrace looks the program up in PATH itself, as execvp would. */
 		exec_argv = tracer_argv(front_end_path, settings.program_argv);
@@ -582,7 +705,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zprun: exec %s\n", exec_argv[0]);
 	}
 
-	if (settings.mechanism == MECH_PTRACE)
+	if (settings.mechanism == MECH_PTRACE || use_loader)
 		execv(exec_argv[0], exec_argv);
 	else
 		execvp(exec_argv[0], exec_argv);

@@ -12,6 +12,13 @@
 #                                 pointer arguments and its copies
 #   netstack/fuzz/fuzz_rx         the receive path under ASan+UBSan: a corpus
 #                                 of malformed frames + 1,000,000 mutations
+#   tests/unit/test_elf           cmocka: the ELF and #! parsers, the stack
+#   loaders/elf/fuzz/fuzz_elf     the ELF/#! parsers under ASan+UBSan:
+#                                 real programs as seeds + 1,000,000 mutations
+#   loaders/elf/test_zpload.sh    the raw loader (zpload --no-hook) vs execve
+#   tests/loaders/run.sh          static, static-pie, dynamic, busybox-static
+#                                 and Go programs under zprun --loader:
+#                                 counts vs strace -f -c, byte-identical output
 #   tests/integration/run.sh      programs under libzpoline + hook libraries,
 #                                 compared with ground truth (native runs,
 #                                 strace, counts known by construction)
@@ -38,7 +45,7 @@ tests/unit/test_rewrite: tests/unit/test_rewrite.c zpoline/rewrite.o zpoline/rew
 # --- integration ---------------------------------------------------------
 # One C program per idea; see the comment at the top of each source.
 TEST_INTEGRATION_PROGS := getpid_modes redzone vector_state signals enosys jit_getpid \
-                          null_call page_zero syscall_mix
+                          null_call page_zero syscall_mix small_stack
 TEST_INTEGRATION_BINS := $(addprefix $(TEST_OUT)/,$(TEST_INTEGRATION_PROGS))
 # Shared objects: a library the getpid test dlopen()s, and a hook library
 # that deliberately clobbers vector/x87 registers.
@@ -80,15 +87,16 @@ CLEAN_FILES += $(TEST_TARGETS)
 # Suites other parts keep next to their code.  Unit tests and the fuzz
 # driver are programs; the rest are scripts.  The netstack suites need root
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
-TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal
-TEST_OTHER_SUITES := loaders/test_zprun.sh loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
+TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal \
+                     $(ELF_TEST_UNITS)
+TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
                      tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
                      tests/netstack/test_redis.sh
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
-test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) tests/out/evtest
+test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) tests/out/evtest
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
@@ -97,6 +105,8 @@ test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) tests/out/ev
 	done; \
 	echo "== fuzz: $(NETSTACK_FUZZ) $(NETSTACK_FUZZ_ARGS)"; \
 	$(NETSTACK_FUZZ) $(NETSTACK_FUZZ_ARGS) || rc=1; \
+	echo "== fuzz: $(ELF_FUZZ) $(ELF_FUZZ_ARGS)"; \
+	$(ELF_FUZZ) $(ELF_FUZZ_ARGS) || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
 	bash tests/integration/run.sh || rc=1; \
 	for suite in $(TEST_OTHER_SUITES); do \

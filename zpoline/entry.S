@@ -19,9 +19,14 @@
 
 	.text
 
-/* Layout of struct zp_frame (dispatch.h), lowest address first. */
-#define FRAME_QWORDS 13
+/* Layout of struct zp_frame (zpoline.h), lowest address first. */
 #define RED_ZONE_SKIP 120	/* 128-byte red zone minus the return-address slot */
+
+/* struct zp_thread (zpoline.h, thread.c): the block at the %gs base. */
+#define ZT_STACK_TOP 0
+#define ZT_DEPTH 8
+#define ZT_APP_FS 16
+#define ZT_HOOK_FS 24
 
 /* The register-move save area: 32 x 64 bytes of zmm, 8 mask registers, MXCSR. */
 #define VEC_AREA 2176
@@ -46,8 +51,33 @@ zp_entry:
 	cmpq	$15, %rax
 	je	.Lsigreturn
 
-	/* Step over the caller's red zone before pushing anything. */
+	/*
+	 * Step over the caller's red zone: when there is no hook stack the
+	 * frame is pushed right here.
+	 */
 	leaq	-RED_ZONE_SKIP(%rsp), %rsp
+
+	/*
+	 * Move to this thread's hook stack (thread.c), using only %rcx and
+	 * %r11, which `syscall` clobbers anyway.  The depth is raised before
+	 * the move and lowered after the move back, so a signal handler whose
+	 * system call arrives in between, or while the hook runs, sees a depth
+	 * above 1 and stays on the stack it is on: the top of the hook stack
+	 * may be in use by the call it interrupted.
+	 */
+	xorl	%r11d, %r11d
+	movq	%rsp, %rcx		/* the application's stack pointer */
+	cmpb	$0, zp_thread_stacks(%rip)
+	je	2f
+	rdgsbase %r11
+	testq	%r11, %r11
+	jz	2f			/* a thread without a block: stay */
+	addq	$1, ZT_DEPTH(%r11)
+	cmpq	$1, ZT_DEPTH(%r11)
+	jne	2f			/* nested: stay */
+	movq	ZT_STACK_TOP(%r11), %rsp
+2:	pushq	%rcx			/* zp_frame.app_rsp */
+	pushq	%r11			/* zp_frame.thread: whose depth to lower */
 
 	/*
 	 * Save the argument registers (syscall preserves them, C does not),
@@ -70,6 +100,23 @@ zp_entry:
 	pushq	%r15
 
 	movq	%rsp, %rbx		/* %rbx = struct zp_frame * (callee-saved) */
+
+	/*
+	 * Under the loader the application has a thread pointer of its own
+	 * (its static libc's TCB, Go's TLS): the hook and its libc need the
+	 * loader's (errno, the stack-protector canary at %fs:0x28, malloc's
+	 * per-thread cache).  Keep the application's in the block and switch;
+	 * the way out switches back.  WRFSBASE: no system call.
+	 */
+	testq	%r11, %r11
+	jz	1f
+	movq	ZT_HOOK_FS(%r11), %rcx
+	testq	%rcx, %rcx
+	jz	1f
+	rdfsbase %rax
+	movq	%rax, ZT_APP_FS(%r11)
+	wrfsbase %rcx
+1:
 
 	/*
 	 * The hook is C and may use x87/SSE/AVX registers, which `syscall`
@@ -264,7 +311,15 @@ zp_entry:
 
 .Lrestore_gprs:
 	movq	%rbx, %rsp
-	popq	%r15
+	/* The application's thread pointer back (loader). */
+	movq	104(%rbx), %r11		/* zp_frame.thread (offset 13 * 8) */
+	testq	%r11, %r11
+	jz	1f
+	cmpq	$0, ZT_HOOK_FS(%r11)
+	je	1f
+	movq	ZT_APP_FS(%r11), %rcx
+	wrfsbase %rcx
+1:	popq	%r15
 	popq	%r14
 	popq	%r13
 	popq	%r12
@@ -277,7 +332,12 @@ zp_entry:
 	popq	%r10
 	popq	%r8
 	popq	%r9
-	leaq	RED_ZONE_SKIP(%rsp), %rsp
+	popq	%r11			/* zp_frame.thread */
+	popq	%rsp			/* back on the application's stack */
+	testq	%r11, %r11
+	jz	1f
+	subq	$1, ZT_DEPTH(%r11)
+1:	leaq	RED_ZONE_SKIP(%rsp), %rsp
 	ret
 
 .Lsigreturn:
@@ -349,7 +409,8 @@ zp_sigreturn_site:
  * address, so its child resumes with the hook's registers (Go's runtime
  * keeps its thread start function in %r12 and reads %r9 across clone).
  */
-#define CHILD_FRAME_FLAGS 96	/* 12 registers, then flags, then ret */
+#define CHILD_FRAME_FLAGS 96	/* 12 registers, then flags, thread, ret */
+#define CHILD_FRAME_THREAD 104
 
 	.globl	zp_clone_newstack
 	.type	zp_clone_newstack, @function
@@ -370,6 +431,7 @@ zp_clone_newstack:
 1:	/* child: %rsp points at struct zp_child_frame */
 	.cfi_undefined rip
 	movq	CHILD_FRAME_FLAGS(%rsp), %rdi
+	movq	CHILD_FRAME_THREAD(%rsp), %rsi
 	movq	%rsp, %rbx		/* popped from the frame below anyway */
 	andq	$-16, %rsp
 	call	zp_child_frame_started
@@ -386,7 +448,7 @@ zp_clone_newstack:
 	popq	%r10
 	popq	%r8
 	popq	%r9
-	addq	$8, %rsp		/* flags */
+	addq	$16, %rsp		/* flags, thread */
 	xorl	%eax, %eax		/* the child's result */
 	ret
 	.cfi_endproc

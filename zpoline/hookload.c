@@ -28,6 +28,8 @@
 #include "../hooklib/hook_init.h"
 #include "zpoline.h"
 
+void (*zp_hook_ctype_init)(void);
+
 static __thread void *thread_slot_value __attribute__((tls_model("initial-exec")));
 static unsigned declared_flags;
 
@@ -118,6 +120,14 @@ void zp_hook_load(void)
 	zp_rewrite_enabled = 1;
 	if (!lib)
 		load_failed(path, dlerror());
+	/*
+	 * glibc sets a thread's ctype table pointers (TLS) in start_thread,
+	 * but only for the libc that made the thread: the hook namespace's
+	 * copy never does it for threads made by the program's libc, and its
+	 * printf("%f") or toupper() there would read NULL.  New threads call
+	 * it on their way in (sigpath.c, loader_host.c).
+	 */
+	zp_hook_ctype_init = (void (*)(void))dlsym(lib, "__ctype_init");
 
 	zphook_fn hook = api.next;
 	int exitless_abi;

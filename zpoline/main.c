@@ -26,7 +26,13 @@
  * Dispatch or a seccomp filter makes every call trap).  sigpath.c describes
  * the three signal-based ones.
  *
- * ZP_VERBOSE=1 reports what was done and what it cost.
+ * ZP_VERBOSE=1 reports what was done and what it cost.  ZP_HOOK_STACK=0
+ * keeps the hook on the application's stack (thread.c explains why it
+ * normally is not).
+ *
+ * Linked into the ELF loader (loaders/zpload), libzpoline is part of the
+ * program itself: the constructor then does nothing, and the loader calls
+ * zp_loader_init (loader_host.c) once it knows what it will run.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -49,7 +55,7 @@ static const char *const mech_names[] = {
 	[ZP_MECH_SECCOMP] = "seccomp",
 };
 
-static void choose_mechanism(void)
+void zp_choose_mechanism(void)
 {
 	const char *v = getenv("ZP_MECHANISM");
 	if (!v || !*v)
@@ -64,10 +70,17 @@ static void choose_mechanism(void)
 	exit(2);
 }
 
+/* The first object dl_iterate_phdr reports is the program itself. */
+struct self_search {
+	int index;
+	int in_program;  /* libzpoline is linked into the program (zpload) */
+};
+
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	(void)arg;
+	struct self_search *search = arg;
+	int index = search->index++;
 	uint64_t here = (uint64_t)(uintptr_t)zp_entry;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -78,10 +91,20 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 		if (here >= start && here < end) {
 			zp_self_start = start & ~4095ULL;
 			zp_self_end = (end + 4095) & ~4095ULL;
+			search->in_program = index == 0;
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* 1 found (and *in_program says where), 0 not found. */
+int zp_find_self(int *in_program)
+{
+	struct self_search search = { 0, 0 };
+	int found = dl_iterate_phdr(find_self, &search);
+	*in_program = search.in_program;
+	return found;
 }
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
@@ -115,15 +138,24 @@ __attribute__((constructor)) static void zpoline_init(void)
 	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
-	choose_mechanism();
-	if (!dl_iterate_phdr(find_self, NULL)) {
+	int in_program;
+	if (!zp_find_self(&in_program)) {
 		fprintf(stderr, "zpoline: cannot find libzpoline's own code; not hooking\n");
 		return;
 	}
+	/* Linked into the ELF loader: it calls zp_loader_init (loader_host.c). */
+	if (in_program)
+		return;
+	zp_choose_mechanism();
 	if (zp_mechanism != ZP_MECH_ZPOLINE)
 		zp_hook = zp_sig_next;  /* until the hook library replaces it */
 	zp_vector_init();
 	zp_env_capture(environ);
+	/* The hook's own stack for each thread; zpoline mode only (the
+	 * signal-based mechanisms run the hook in their signal handler). */
+	const char *hs = getenv("ZP_HOOK_STACK");
+	if (zp_mechanism == ZP_MECH_ZPOLINE && !(hs && strcmp(hs, "0") == 0))
+		zp_thread_init();
 
 	struct zp_rewrite_stats st = { 0 };
 	if (zp_mechanism == ZP_MECH_ZPOLINE || zp_mechanism == ZP_MECH_INT3) {
@@ -154,10 +186,11 @@ __attribute__((constructor)) static void zpoline_init(void)
 	case ZP_MECH_ZPOLINE:
 		fprintf(stderr, "zpoline: mechanism zpoline: rewrote %zu sites (%zu sysenter) in %zu mappings, "
 			"%zu KiB decoded, in %.2f ms; %zu red-zone sites trap (int3); catch-all (SUD) %s; "
-			"hook %s loaded in %.2f ms; vector state %s\n",
+			"hook %s loaded in %.2f ms; vector state %s; hook stacks %s\n",
 			st.sites, st.sysenter, st.mappings, st.bytes / 1024, elapsed_ms(&t0, &t1),
 			st.redzone, zp_sud_enabled ? "on" : "off", hook, elapsed_ms(&t1, &t2),
-			zp_vec_save ? "saved" : "not saved (hook declared ZPHOOK_NO_VECTOR)");
+			zp_vec_save ? "saved" : "not saved (hook declared ZPHOOK_NO_VECTOR)",
+			zp_thread_stacks ? "on" : "off (no FSGSBASE, or ZP_HOOK_STACK=0)");
 		break;
 	case ZP_MECH_INT3:
 		fprintf(stderr, "zpoline: mechanism int3: %zu sites (%zu sysenter) became int3 in %zu mappings, "

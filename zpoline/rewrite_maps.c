@@ -218,18 +218,26 @@ int zp_rewrite_all(struct zp_rewrite_stats *st)
  */
 void zp_rewrite_new_exec(uint64_t start, uint64_t len)
 {
+	struct zp_rewrite_stats st = { 0 };
+	zp_rewrite_range(start, len, &st);
+}
+
+/* The same for a range the ELF loader mapped (loader_host.c). */
+int zp_rewrite_range(uint64_t start, uint64_t len, struct zp_rewrite_stats *st)
+{
 	if (!zp_rewrite_enabled)
-		return;
+		return 0;
 	struct maps mp;
 	if (read_maps(&mp) != 0)
-		return;
-	struct zp_rewrite_stats st = { 0 };
+		return -1;
+	int r = 0;
 	for (size_t i = 0; i < mp.n; i++) {
 		const struct zp_map *m = &mp.v[i];
 		uint64_t s = m->start > start ? m->start : start;
 		uint64_t e = m->end < start + len ? m->end : start + len;
-		if (s < e && !m->shared && (m->prot & PROT_EXEC))
-			rewrite_part(mp.v, mp.n, m, s, e, &st);
+		if (s < e && !m->shared && (m->prot & PROT_EXEC) && rewrite_part(mp.v, mp.n, m, s, e, st) != 0)
+			r = -1;
 	}
 	free_maps(&mp);
+	return r;
 }

@@ -74,6 +74,7 @@ static void fill_child_frame(struct zp_child_frame *cf, const greg_t *g, uint64_
 	cf->r8 = (uint64_t)g[REG_R8];
 	cf->r9 = (uint64_t)g[REG_R9];
 	cf->flags = flags | ZP_CHILD_NEW_STACK;
+	cf->thread = 0;  /* the signal-based mechanisms run the hook on the signal stack */
 	cf->ret = (uint64_t)g[REG_RIP];
 }
 

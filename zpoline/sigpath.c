@@ -255,12 +255,34 @@ void zp_sig_child_started(uint64_t flags)
 }
 
 /* The child of zp_clone_newstack, before it returns to the application. */
-void zp_child_frame_started(uint64_t flags)
+void zp_child_frame_started(uint64_t flags, uint64_t thread)
 {
 	if (zp_mechanism == ZP_MECH_ZPOLINE)
 		zp_child_started();  /* the SUD catch-all, if on, for this thread */
 	else
 		zp_sig_child_started(flags);
+	struct zp_thread *t = (struct zp_thread *)(uintptr_t)thread;
+	if (!t) {
+		/*
+		 * A child with its own copy of memory (no CLONE_VM) and of our
+		 * block, taken in the middle of the parent's call: it never
+		 * returns through entry.S, so put the depth back here.
+		 */
+		t = zp_thread_self();
+		if (!t)
+			return;
+		t->depth = 0;
+		if (t->hook_fs)
+			__asm__ volatile("wrfsbase %0" : : "r"(t->app_fs) : "memory");
+		return;
+	}
+	/* Its own hook stack (next.c made it) and, under the loader, the
+	 * application's thread pointer: ours was the hook world's at clone. */
+	zp_thread_adopt(t);
+	if (t->hook_fs)  /* the shadow thread set up the hook's TLS (loader_host.c) */
+		__asm__ volatile("wrfsbase %0" : : "r"(t->app_fs) : "memory");
+	else if (zp_hook_ctype_init)  /* our TLS is the hook's too (hookload.c) */
+		zp_hook_ctype_init();
 }
 
 /*

@@ -20,25 +20,67 @@
 
 #define ZP_HIDDEN __attribute__((visibility("hidden")))
 
-/* What entry.S pushes, lowest address first (keep in step with entry.S). */
+/*
+ * What entry.S pushes, lowest address first (keep in step with entry.S).
+ * The frame is on the thread's hook stack (thread.c), or on the
+ * application's stack when there is none; the application's stack pointer
+ * is kept in it either way.
+ */
 struct zp_frame {
 	uint64_t r15, r14, r13, r12, rbp, rbx;
 	uint64_t nr;
 	uint64_t rdi, rsi, rdx, r10, r8, r9;
+	uint64_t thread;   /* struct zp_thread * whose depth entry.S raised, or 0 */
+	uint64_t app_rsp;  /* the application's %rsp at the site, minus the red zone */
 };
-/* entry.S steps over this much of the red zone above the frame. */
+/* entry.S steps over this much of the red zone below the return address. */
 #define ZP_RED_ZONE_SKIP 120
 
 /* The return address of the site: site + 2. */
 static inline uint64_t zp_frame_return(const struct zp_frame *f)
 {
-	return *(const uint64_t *)((const char *)(f + 1) + ZP_RED_ZONE_SKIP);
+	return *(const uint64_t *)(f->app_rsp + ZP_RED_ZONE_SKIP);
 }
 /* The application's stack pointer at the site (just above the return address). */
 static inline uint64_t zp_frame_site_rsp(const struct zp_frame *f)
 {
-	return (uint64_t)((const char *)(f + 1) + ZP_RED_ZONE_SKIP + 8);
+	return f->app_rsp + ZP_RED_ZONE_SKIP + 8;
 }
+
+/*
+ * thread.c: every thread that runs hooked code has a block, found through
+ * the %gs base (which neither glibc nor Go uses on x86-64).  It holds the
+ * top of the thread's own hook stack, so the hook never runs on the
+ * application's stack (a goroutine's few KiB, a small sigaltstack), and,
+ * under the loader, the two thread pointers (%fs bases) entry.S switches
+ * between.  The first fields are read by entry.S and loader_sig.S: keep
+ * the ZT_* offsets there in step.
+ */
+struct zp_thread {
+	uint64_t stack_top;  /* 0: 16-byte aligned top of the hook stack */
+	uint64_t depth;      /* 8: hooked calls in progress on this thread */
+	uint64_t app_fs;     /* 16: the application's %fs base (loader) */
+	uint64_t hook_fs;    /* 24: the hook world's %fs base (loader); 0: no switch */
+	uint64_t stack_lo;   /* lowest usable address of the hook stack */
+	uint64_t map_size;   /* the whole mapping: guard page, stack, this block */
+	struct zp_thread *next_dead;  /* list of blocks whose thread called exit */
+	int32_t tid;                  /* the owner, set by zp_thread_adopt */
+	struct zp_shadow *shadow;     /* loader: the thread whose TCB hook_fs is (loader_host.c) */
+};
+ZP_HIDDEN extern uint8_t zp_thread_stacks;  /* 1: entry.S switches to hook stacks */
+ZP_HIDDEN int zp_thread_init(void);          /* main thread; 0 or -1 (feature off) */
+ZP_HIDDEN struct zp_thread *zp_thread_new(void);
+ZP_HIDDEN void zp_thread_free(struct zp_thread *t);   /* never used by a thread */
+ZP_HIDDEN void zp_thread_exiting(struct zp_thread *t); /* its thread is calling exit */
+ZP_HIDDEN void zp_thread_adopt(struct zp_thread *t);   /* wrgsbase: the calling thread's */
+static inline struct zp_thread *zp_thread_self(void)
+{
+	uint64_t v = 0;
+	if (zp_thread_stacks)
+		__asm__ volatile("rdgsbase %0" : "=r"(v));
+	return (struct zp_thread *)(uintptr_t)v;
+}
+ZP_HIDDEN int zp_on_hook_stack(const struct zp_thread *t, uint64_t addr);
 
 
 /* entry.S */
@@ -77,6 +119,7 @@ struct zp_rewrite_stats {
 };
 ZP_HIDDEN int zp_rewrite_all(struct zp_rewrite_stats *st);
 ZP_HIDDEN void zp_rewrite_new_exec(uint64_t start, uint64_t len);
+ZP_HIDDEN int zp_rewrite_range(uint64_t start, uint64_t len, struct zp_rewrite_stats *st);
 ZP_HIDDEN extern int zp_rewrite_enabled;  /* 0 while the hook library is loaded */
 ZP_HIDDEN extern uint64_t zp_self_start, zp_self_end;  /* libzpoline's own text */
 
@@ -95,6 +138,7 @@ ZP_HIDDEN long zp_execve_with_env(long nr, long a1, long a2, long a3, long a4, l
 
 /* hookload.c */
 ZP_HIDDEN void zp_hook_load(void);
+ZP_HIDDEN extern void (*zp_hook_ctype_init)(void);  /* the hook namespace's __ctype_init */
 
 /* redzone_trap.c: sites that cannot become calls get int3 (SIGTRAP) */
 ZP_HIDDEN int zp_trap_site_add(uint64_t site);  /* page already writable */
@@ -122,6 +166,8 @@ enum zp_mech {
 	ZP_MECH_SECCOMP,  /* seccomp filter returning SECCOMP_RET_TRAP, SIGSYS */
 };
 ZP_HIDDEN extern int zp_mechanism;
+ZP_HIDDEN void zp_choose_mechanism(void);  /* from ZP_MECHANISM; exits on a bad name */
+ZP_HIDDEN int zp_find_self(int *in_program);
 
 /*
  * sigpath.c: what the three signal-based mechanisms share.  A trapped
@@ -167,11 +213,12 @@ ZP_HIDDEN void zp_sig_child_started(uint64_t flags);
  */
 struct zp_child_frame {
 	uint64_t r15, r14, r13, r12, rbp, rbx, rdi, rsi, rdx, r10, r8, r9;
-	uint64_t flags;  /* ZP_CHILD_*, for zp_child_frame_started */
-	uint64_t ret;    /* where the application's own syscall would have returned */
+	uint64_t flags;   /* ZP_CHILD_*, for zp_child_frame_started */
+	uint64_t thread;  /* the child's struct zp_thread (zpoline mode), or 0 */
+	uint64_t ret;     /* where the application's own syscall would have returned */
 };
 /* Run by that child before it returns to the application (sigpath.c). */
-ZP_HIDDEN void zp_child_frame_started(uint64_t flags);
+ZP_HIDDEN void zp_child_frame_started(uint64_t flags, uint64_t thread);
 
 /* signext.c: next for the signal-based mechanisms */
 ZP_HIDDEN long zp_sig_next(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
@@ -183,6 +230,25 @@ ZP_HIDDEN void zp_sig_foreign(int sig, siginfo_t *info, ucontext_t *uc);
 
 /* seccomp.c: ZP_MECHANISM=seccomp */
 ZP_HIDDEN int zp_seccomp_setup(void);
+
+/*
+ * loader_host.c, loader_calls.c, loader_sig.S: libzpoline inside the ELF
+ * loader (loaders/zpload.c).  The loader's own code and libc are the hook
+ * world; the program it loads gets a thread pointer of its own, a program
+ * break of its own and a /proc/self/exe that names it.
+ */
+ZP_HIDDEN extern int zp_loader_active;
+ZP_HIDDEN int zp_loader_call(long nr, long a1, long a2, long a3, long a4, long a5, long a6,
+			     long *result);  /* 1: answered here, *result set */
+struct zp_shadow {
+	volatile uint32_t release;  /* futex word: 1 = its application thread is exiting */
+};
+ZP_HIDDEN long zp_loader_thread_prepare(struct zp_thread *child);  /* 0 or -errno */
+ZP_HIDDEN void zp_loader_thread_release(struct zp_thread *t);
+ZP_HIDDEN void zp_loader_brk_init(uint64_t start);
+ZP_HIDDEN void zp_loader_paths(const char *exe, const char *loader);
+ZP_HIDDEN void zp_loader_sighandler(int sig, siginfo_t *info, void *uc);
+ZP_HIDDEN extern uint64_t zp_app_handlers[65];
 
 /* raw.c: small libc-free helpers for the hot path and messages */
 ZP_HIDDEN void zp_write_str(int fd, const char *s);

@@ -62,7 +62,7 @@ hooked() {
 
 for f in "$ZPOLINE" "$HOOK_PASS" "$HOOK_COUNT" "$HOOK_TRACE" "$HOOK_CLOBBER" \
 	"$OUT/hook_clobber_novector.so" "$OUT/hook_upstream.so" "$OUT/getpid_modes" "$OUT/libgetpid_dl.so" "$OUT/redzone" "$OUT/vector_state" \
-	"$OUT/signals" "$OUT/enosys" "$OUT/jit_getpid" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
+	"$OUT/signals" "$OUT/small_stack" "$OUT/enosys" "$OUT/jit_getpid" "$OUT/null_call" "$OUT/page_zero" "$OUT/syscall_mix"; do
 	if [ ! -e "$f" ]; then
 		echo "run.sh: missing $f (run 'make test', which builds everything)"
 		echo "tests: 0 passed, 1 failed"
@@ -195,6 +195,25 @@ if want signals-passthrough; then
 	rc=$?
 	if [ "$rc" = 0 ]; then pass signals-passthrough
 	else fail signals-passthrough "$(describe_rc $rc)" "exit 0" "$WORK/err"; fi
+fi
+
+# Small stacks: the hook runs on its own stack (zpoline/thread.c), so calls
+# from a tight sigaltstack handler and a 2 KiB coroutine stack are fine even
+# under the trace hook (printf).  ZP_HOOK_STACK=0 puts the hook back on the
+# application's stack: the same run must then die on the guard page, or
+# this test proves nothing.
+count_test small-stack-count 200 "$OUT/small_stack" 100
+if want small-stack-trace; then
+	hooked "$HOOK_TRACE" "$OUT/small_stack" 100 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q '^getpid_calls=200$' "$WORK/out"; then pass small-stack-trace
+	else fail small-stack-trace "$(describe_rc $rc)" "exit 0, getpid_calls=200" "$WORK/err"; fi
+fi
+if want small-stack-negative-control; then
+	ZP_ENV="ZP_HOOK_STACK=0" hooked "$HOOK_TRACE" "$OUT/small_stack" 100 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" -gt 128 ]; then pass "small-stack-negative-control (hook on the application's stack: $(describe_rc $rc))"
+	else fail small-stack-negative-control "$(describe_rc $rc)" "death by a signal (the guard page)" "$WORK/err"; fi
 fi
 
 # --- 5. unknown system call numbers ------------------------------------------------------
