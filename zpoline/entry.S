@@ -72,8 +72,11 @@ zp_entry:
 	rdgsbase %r11
 	testq	%r11, %r11
 	jz	2f			/* a thread without a block: stay */
-	addq	$1, ZT_DEPTH(%r11)
-	cmpq	$1, ZT_DEPTH(%r11)
+	movq	ZT_DEPTH(%r11), %rcx	/* depth + 1, kept in a register: */
+	addq	$1, %rcx		/* no reload of the store just made */
+	movq	%rcx, ZT_DEPTH(%r11)
+	cmpq	$1, %rcx
+	movq	%rsp, %rcx		/* (mov leaves the flags alone) */
 	jne	2f			/* nested: stay */
 	movq	ZT_STACK_TOP(%r11), %rsp
 2:	pushq	%rcx			/* zp_frame.app_rsp */

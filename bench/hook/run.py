@@ -45,6 +45,10 @@ MECHANISMS = [
     ("zpoline", "zpoline", "fast", {}, "zpoline (hook uses no vector registers)"),
     ("zpoline_xsave", "zpoline", "fast", {"ZP_SAVE_VECTOR": "1"},
      "zpoline, vector state saved"),
+    ("zpoline_appstack", "zpoline", "fast", {"ZP_HOOK_STACK": "0"},
+     "zpoline, hook on the application's stack"),
+    ("zpoline_loader", "zpoline+loader", "fast", {},
+     "zpoline through the ELF loader (thread pointer switched)"),
     ("preload", "preload", "fast", {}, "LD_PRELOAD (libc getpid wrapped)"),
     ("sud", "sud", "trap", {}, "Syscall User Dispatch"),
     ("seccomp", "seccomp", "trap", {}, "seccomp RET_TRAP"),
@@ -56,7 +60,8 @@ MECHANISMS = [
 # sees calls made through the wrapped libc symbol, so it is a reference point,
 # not a competitor).
 EXHAUSTIVE_OTHERS = ["sud", "seccomp", "int3", "ptrace"]
-EXHAUSTIVE = {"zpoline": "yes", "zpoline_xsave": "yes", "preload": "no (libc symbol only)",
+EXHAUSTIVE = {"zpoline": "yes", "zpoline_xsave": "yes", "zpoline_appstack": "yes",
+              "zpoline_loader": "yes, ld.so's calls too", "preload": "no (libc symbol only)",
               "sud": "yes", "seccomp": "yes", "int3": "yes (rewritten sites)", "ptrace": "yes",
               "native": "-"}
 
@@ -67,7 +72,10 @@ TARGET_RATIO = 28
 
 
 def zprun_argv(mechanism, hook, iters):
-    return [ZPRUN, "--mechanism", mechanism, "--hook", hook, "--", PROG, "-n", str(iters)]
+    """"zpoline+loader" is the zpoline mechanism through loaders/zpload."""
+    mech, _, loader = mechanism.partition("+")
+    opts = ["--loader"] if loader else []
+    return [ZPRUN, "--mechanism", mech] + opts + ["--hook", hook, "--", PROG, "-n", str(iters)]
 
 
 def build_cases(iters):
@@ -185,7 +193,9 @@ def main():
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for name, mech, _, _, _ in MECHANISMS:
-                if any(c.name == name for c in cases) and name != "zpoline_xsave":
+                # The variants differ from zpoline only in what they cost.
+                variant = name in ("zpoline_xsave", "zpoline_appstack")
+                if any(c.name == name for c in cases) and not variant:
                     checks.append(count_check(name, mech, tmp))
                     print("  check: " + checks[-1])
         values = benchlib.run_interleaved(cases, runs, "ns_per_call")
@@ -233,6 +243,11 @@ least {TARGET_RATIO}x lower than every other exhaustive mechanism's (published
 whole calls.  zpoline's overhead is tens of ns against a 100-200 ns call, so a few ns
 of noise move the overhead ratio a lot.  "zpoline_xsave" saves and restores the vector
 state around the hook, as it must for a hook that uses vector registers (netstack).
+"zpoline_appstack" (`ZP_HOOK_STACK=0`) runs the hook on the application's stack, as
+before the hook had a stack of its own: the difference is the cost of moving to the
+thread's hook stack (found at `%gs`).  "zpoline_loader" starts the program through
+`loaders/zpload` (`zprun --loader`): every call also switches the thread pointer
+(`%fs`) to the hook world's and back with WRFSBASE.
 
 {targets}
 

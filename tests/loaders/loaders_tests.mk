@@ -34,7 +34,11 @@ LOADER_GO_ENV := GO111MODULE=off CGO_ENABLED=0 GOFLAGS= \
 $(TEST_OUT)/goprog: $(wildcard tests/loaders/goprog/*.go) | $(TEST_OUT)
 	cd tests/loaders/goprog && env $(LOADER_GO_ENV) go build -o $(CURDIR)/$@ .
 
-LOADER_TEST_TARGETS := $(LOADER_CALLS_BINS) $(TEST_OUT)/goprog
+# A signal interrupting a hooked call finds the program's own TLS (static).
+$(TEST_OUT)/tls_signal: tests/loaders/tls_signal.c | $(TEST_OUT)
+	$(CC) $(CFLAGS) -pthread -static -o $@ $<
+
+LOADER_TEST_TARGETS := $(LOADER_CALLS_BINS) $(TEST_OUT)/goprog $(TEST_OUT)/tls_signal
 CLEAN_FILES += $(LOADER_TEST_TARGETS)
 
 # busybox-static: `apt-get download` into build/debs/ (unless a .deb is

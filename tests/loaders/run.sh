@@ -499,6 +499,26 @@ fi
 
 # --- summary ---------------------------------------------------------------------------------
 
+# --- h. signals that interrupt the hook find the program's thread pointer ------------------
+
+# A thread blocked in read() is inside the hook, with the hook world's %fs;
+# SIGUSR1's handler must still see its own __thread variables and errno
+# (zpoline/loader_sig.S).  Without that the handler reads another TLS block
+# and the program fails or crashes (checked by hand when it was written).
+name=signal-in-hook-sees-program-tls
+if want "$name" && need tls_signal "$OUT/tls_signal"; then
+	rm -f "$WORK/tls.count"
+	timeout -k 5 "$TIMEOUT" env ZP_COUNT_FILE="$WORK/tls.count" "$ZPRUN" --loader --hook count -- \
+		"$OUT/tls_signal" 50 >"$WORK/tls.out" 2>"$WORK/tls.err"
+	rc=$?
+	got=$(calls_in "$WORK/tls.count" getppid)
+	if [ "$rc" != 0 ]; then fail "$name" "$(describe_rc $rc)" "exit 0" "$WORK/tls.err"
+	elif [ "$(cat "$WORK/tls.out")" != "tls_signal: 50 rounds ok" ]; then
+		fail "$name" "stdout '$(head -c 200 "$WORK/tls.out")'" "'tls_signal: 50 rounds ok'" "$WORK/tls.err"
+	elif [ "$got" != 50 ]; then fail "$name" "getppid calls = $got" "50 (one per handler)" "$WORK/tls.err"
+	else pass "$name (50 handlers interrupted a hooked read; each saw its thread's TLS)"; fi
+fi
+
 summary=$(finish)
 rc=$?
 printf '%s\n' "$summary" | sed '$ s/^tests: /loaders: /'
