@@ -247,7 +247,8 @@ static long exec_through_loader(long nr, long a1, long a2, long a3, long a4, lon
 	char abs[PATH_CAP];
 	if (!path)
 		return -E_FAULT;
-	if (nr == SYS_execveat && path[0] != '/' && (a1 != AT_FDCWD || (a5 & AT_EMPTY_PATH))) {
+	int via_fd = nr == SYS_execveat && path[0] != '/' && (a1 != AT_FDCWD || (a5 & AT_EMPTY_PATH));
+	if (via_fd) {
 		long r = absolute_path(a1, path, a5, abs);
 		if (r < 0)
 			return r;
@@ -256,6 +257,13 @@ static long exec_through_loader(long nr, long a1, long a2, long a3, long a4, lon
 	if (is_self_exe(path))
 		path = exe_path;
 	long r = exec_precheck(path);
+	/*
+	 * A file with no path to open again after the exec (fexecve of a
+	 * memfd or of a deleted file): run it as asked, unhooked, rather than
+	 * fail a call the kernel would carry out.
+	 */
+	if (r < 0 && via_fd)
+		return zp_execve_with_env(nr, a1, a2, a3, a4, a5, 0);
 	if (r < 0)
 		return r;
 	long argc = 0;
