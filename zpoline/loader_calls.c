@@ -269,9 +269,16 @@ static long exec_through_loader(long nr, long a1, long a2, long a3, long a4, lon
 	long argc = 0;
 	while (argv && argv[argc])
 		argc++;
-	/* zpload --argv0 ARGV0 -- PATH ARGV[1..] */
+	/*
+	 * zpload --argv0 ARGV0 -- PATH ARGV[1..].  On our stack when it fits:
+	 * a vfork child's mapping would stay behind in its parent after the
+	 * exec (they share memory).
+	 */
 	long slots = argc + 6;
-	const char **nargv = zp_mmap_anon((size_t)slots * sizeof *nargv);
+	const char *small[64];
+	const char **nargv = small;
+	if (slots > (long)(sizeof small / sizeof small[0]))
+		nargv = zp_mmap_anon((size_t)slots * sizeof *nargv);
 	if (!nargv)
 		return -12;  /* ENOMEM */
 	long k = 0;
@@ -284,7 +291,8 @@ static long exec_through_loader(long nr, long a1, long a2, long a3, long a4, lon
 		nargv[k++] = argv[i];
 	nargv[k] = NULL;
 	r = zp_execve_with_env(SYS_execve, (long)loader_path, (long)nargv, envp, 0, 0, 0);
-	zp_raw_syscall(SYS_munmap, (long)nargv, slots * (long)sizeof *nargv, 0, 0, 0, 0);
+	if (nargv != small)
+		zp_raw_syscall(SYS_munmap, (long)nargv, slots * (long)sizeof *nargv, 0, 0, 0, 0);
 	return r;
 }
 
