@@ -17,11 +17,14 @@ SO_FLAGS := -fPIC -shared
 
 # Debian packages: the compiler and kernel headers, the disassembler
 # (libopcodes, linked statically, and the libiberty it needs), cmocka, and the
-# real programs that tests and benchmarks run.  `make deps` installs only
-# what is missing.
+# real programs that tests and benchmarks run (golang-go builds the Go test
+# program; Bochs, an Intel CPU model with VMX, EPT and VMFUNC, runs the
+# vmfunc testbed, booted from a GRUB image that grub-mkrescue, xorriso and
+# mtools make).  `make deps` installs only what is missing.
 DEB_PACKAGES := gcc make libc6-dev linux-libc-dev binutils-dev libiberty-dev libcmocka-dev \
                 python3 redis-server redis-tools nginx-light wrk strace gnuplot-nox \
-                dpkg-dev libdpdk-dev pkg-config iproute2 golang-go
+                dpkg-dev libdpdk-dev pkg-config iproute2 golang-go \
+                bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools
 
 .PHONY: all deps test demo bench clean
 all:
@@ -34,6 +37,8 @@ include hooklib/netstack/netstack.mk
 include hooklib/preload/preload.mk
 include loaders/loaders.mk
 include loaders/elf/elf.mk
+include vmfunc/vmfunc.mk
+include vmfunc/testbed/testbed.mk
 include tests/tests.mk
 include tests/netstack/netstack.mk
 include tests/loaders/loaders_tests.mk

@@ -13,9 +13,14 @@
 #   netstack/fuzz/fuzz_rx         the receive path under ASan+UBSan: a corpus
 #                                 of malformed frames + 1,000,000 mutations
 #   tests/unit/test_elf           cmocka: the ELF and #! parsers, the stack
+#   tests/unit/test_vmfunc        cmocka: EPT/EPTP/ELISA-context builders
+#                                 against hand-checked tables (vmfunc/)
 #   loaders/elf/fuzz/fuzz_elf     the ELF/#! parsers under ASan+UBSan:
 #                                 real programs as seeds + 1,000,000 mutations
 #   loaders/elf/test_zpload.sh    the raw loader (zpload --no-hook) vs execve
+#   vmfunc/testbed/run.sh         a bare-metal VMX/EPT/VMFUNC testbed booted
+#                                 headless in Bochs (Intel CPU model): the
+#                                 ELISA round trip, no exits, isolation
 #   tests/loaders/run.sh          static, static-pie, dynamic, busybox-static
 #                                 and Go programs under zprun --loader:
 #                                 counts vs strace -f -c, byte-identical output
@@ -88,15 +93,16 @@ CLEAN_FILES += $(TEST_TARGETS)
 # driver are programs; the rest are scripts.  The netstack suites need root
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
 TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal \
-                     $(ELF_TEST_UNITS)
+                     $(ELF_TEST_UNITS) $(VMFUNC_TEST_UNITS)
 TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
                      tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
-                     tests/netstack/test_redis.sh
+                     tests/netstack/test_redis.sh $(VMFUNC_TESTBED_SUITE)
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
-test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) tests/out/evtest
+test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) tests/out/evtest \
+      $(VMFUNC_TESTBED_ISO)
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
