@@ -40,6 +40,7 @@ include loaders/elf/elf.mk
 include vmfunc/vmfunc.mk
 include vmfunc/testbed/testbed.mk
 include elisa/vmnet/vmnet.mk
+include elisa/proto/proto.mk
 include tests/tests.mk
 include tests/netstack/netstack.mk
 include tests/loaders/loaders_tests.mk

@@ -21,6 +21,8 @@
 #   tests/unit/test_vmnet         cmocka: elisa/vmnet, the switch in shared
 #                                 memory, with hostile guests (ASan+UBSan)
 #   elisa/vmnet/fuzz/fuzz_vmnet   1,000,000 switch operations, one port hostile
+#   tests/unit/test_elisa_proto   cmocka: the manager/guest negotiation protocol
+#   elisa/proto/proto_fuzz        its decoder: 1,000,000 mutations, chunked input
 #   vmfunc/testbed/run.sh         a bare-metal VMX/EPT/VMFUNC testbed booted
 #                                 headless in Bochs (Intel CPU model): the
 #                                 ELISA round trip, no exits, isolation
@@ -96,7 +98,8 @@ CLEAN_FILES += $(TEST_TARGETS)
 # driver are programs; the rest are scripts.  The netstack suites need root
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
 TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal \
-                     $(ELF_TEST_UNITS) $(VMFUNC_TEST_UNITS) $(VMNET_TEST_UNITS)
+                     $(ELF_TEST_UNITS) $(VMFUNC_TEST_UNITS) $(VMNET_TEST_UNITS) \
+                     $(ELISA_PROTO_TEST_UNITS)
 TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
                      tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
@@ -104,8 +107,8 @@ TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/tes
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
-test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) $(VMNET_FUZZ) tests/out/evtest \
-      $(VMFUNC_TESTBED_ISO)
+test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) $(VMNET_FUZZ) $(ELISA_PROTO_FUZZ) \
+      tests/out/evtest $(VMFUNC_TESTBED_ISO)
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
@@ -118,6 +121,8 @@ test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) 
 	$(ELF_FUZZ) $(ELF_FUZZ_ARGS) || rc=1; \
 	echo "== fuzz: $(VMNET_FUZZ) $(VMNET_FUZZ_ARGS)"; \
 	$(VMNET_FUZZ) $(VMNET_FUZZ_ARGS) || rc=1; \
+	echo "== fuzz: $(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS)"; \
+	$(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS) || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
 	bash tests/integration/run.sh || rc=1; \
 	for suite in $(TEST_OTHER_SUITES); do \
