@@ -20,11 +20,14 @@ SO_FLAGS := -fPIC -shared
 # real programs that tests and benchmarks run (golang-go builds the Go test
 # program; Bochs, an Intel CPU model with VMX, EPT and VMFUNC, runs the
 # vmfunc testbed, booted from a GRUB image that grub-mkrescue, xorriso and
-# mtools make).  `make deps` installs only what is missing.
+# mtools make), and Debian's linux-source-6.1 with matching headers for the
+# compile check of the ELISA KVM patch (make elisa-kvm).  `make deps`
+# installs only what is missing.
 DEB_PACKAGES := gcc make libc6-dev linux-libc-dev binutils-dev libiberty-dev libcmocka-dev \
                 python3 redis-server redis-tools nginx-light wrk strace gnuplot-nox \
                 dpkg-dev libdpdk-dev pkg-config iproute2 golang-go \
-                bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools
+                bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools \
+                linux-source-6.1 linux-headers-amd64 libelf-dev xz-utils patch
 
 .PHONY: all deps test demo bench clean
 all:
@@ -41,6 +44,7 @@ include vmfunc/vmfunc.mk
 include vmfunc/testbed/testbed.mk
 include elisa/vmnet/vmnet.mk
 include elisa/proto/proto.mk
+include elisa/kvm/kvm.mk
 include tests/tests.mk
 include tests/netstack/netstack.mk
 include tests/loaders/loaders_tests.mk

@@ -23,6 +23,10 @@
 #   elisa/vmnet/fuzz/fuzz_vmnet   1,000,000 switch operations, one port hostile
 #   tests/unit/test_elisa_proto   cmocka: the manager/guest negotiation protocol
 #   elisa/proto/proto_fuzz        its decoder: 1,000,000 mutations, chunked input
+#   tests/unit/test_elisa_hc      cmocka: the ELISA hypercalls' argument checks
+#                                 and EPT translation (elisa/kvm)
+#   make elisa-kvm                the KVM patch applies to linux-source-6.1 and
+#                                 kvm.ko/kvm-intel.ko compile (not loadable here)
 #   vmfunc/testbed/run.sh         a bare-metal VMX/EPT/VMFUNC testbed booted
 #                                 headless in Bochs (Intel CPU model): the
 #                                 ELISA round trip, no exits, isolation
@@ -99,7 +103,7 @@ CLEAN_FILES += $(TEST_TARGETS)
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
 TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal \
                      $(ELF_TEST_UNITS) $(VMFUNC_TEST_UNITS) $(VMNET_TEST_UNITS) \
-                     $(ELISA_PROTO_TEST_UNITS)
+                     $(ELISA_PROTO_TEST_UNITS) $(ELISA_HC_TEST_UNITS)
 TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
                      tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
@@ -123,6 +127,8 @@ test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) 
 	$(VMNET_FUZZ) $(VMNET_FUZZ_ARGS) || rc=1; \
 	echo "== fuzz: $(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS)"; \
 	$(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS) || rc=1; \
+	echo "== compile check: make elisa-kvm (the ELISA KVM patch on linux-source-6.1)"; \
+	$(MAKE) -s --no-print-directory elisa-kvm || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
 	bash tests/integration/run.sh || rc=1; \
 	for suite in $(TEST_OTHER_SUITES); do \
