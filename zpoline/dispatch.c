@@ -59,18 +59,21 @@ static int made_executable(long nr, const struct zp_frame *f, long r)
 }
 
 /* Rewriting uses libopcodes and libc, which use vector registers. */
+struct new_code {
+	uint64_t start, len;
+};
+
+static long rewrite_range(void *arg)
+{
+	const struct new_code *c = arg;
+	zp_rewrite_new_exec(c->start, c->len);
+	return 0;
+}
+
 __attribute__((noinline, cold)) static void rewrite_new_code(uint64_t start, uint64_t len)
 {
-	if (zp_vec_save) {  /* entry.S saved them already */
-		zp_rewrite_new_exec(start, len);
-		return;
-	}
-	uint8_t area[ZP_VEC_BUF_MAX + 64];
-	void *aligned = (void *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
-	int saved = zp_vector_save(aligned) == 0;
-	zp_rewrite_new_exec(start, len);
-	if (saved)
-		zp_vector_restore(aligned);
+	struct new_code c = { start, len };
+	zp_call_with_vectors_saved(rewrite_range, &c);
 }
 
 long zp_dispatch(struct zp_frame *f)

@@ -126,8 +126,9 @@ static void *shadow_main(void *arg)
 	return NULL;
 }
 
-static long start_shadow(struct zp_thread *child)
+static long start_shadow(void *arg)
 {
+	struct zp_thread *child = arg;
 	struct zp_shadow *s = calloc(1, sizeof *s);
 	if (!s)
 		return -12;  /* ENOMEM */
@@ -151,17 +152,8 @@ static long start_shadow(struct zp_thread *child)
 	return 0;
 }
 
-/* Called from next.c in the middle of a hooked call: libc here, so the
- * vector state is saved first if entry.S did not. */
+/* Called from next.c in the middle of a hooked call: libc here. */
 long zp_loader_thread_prepare(struct zp_thread *child)
 {
-	if (zp_vec_save)
-		return start_shadow(child);
-	uint8_t area[ZP_VEC_BUF_MAX + 64];
-	void *aligned = (void *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
-	int saved = zp_vector_save(aligned) == 0;
-	long r = start_shadow(child);
-	if (saved)
-		zp_vector_restore(aligned);
-	return r;
+	return zp_call_with_vectors_saved(start_shadow, child);
 }

@@ -107,3 +107,22 @@ void zp_vector_restore(void *area64)
 	uint32_t lo = (uint32_t)zp_vec_mask, hi = (uint32_t)(zp_vec_mask >> 32);
 	__asm__ volatile("xrstor64 (%0)" : : "r"(area64), "a"(lo), "d"(hi) : "memory");
 }
+
+/*
+ * Run fn(arg), which uses libc (and so vector registers), from the middle
+ * of a hooked call: entry.S saved the application's vector state already
+ * unless the hook declared ZPHOOK_NO_VECTOR; then save it here.  Rare work
+ * only (rewriting new code, starting a shadow thread).
+ */
+long zp_call_with_vectors_saved(long (*fn)(void *arg), void *arg)
+{
+	if (zp_vec_save)
+		return fn(arg);
+	uint8_t area[ZP_VEC_BUF_MAX + 64];
+	void *aligned = (void *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
+	int saved = zp_vector_save(aligned) == 0;
+	long r = fn(arg);
+	if (saved)
+		zp_vector_restore(aligned);
+	return r;
+}

@@ -103,6 +103,7 @@ ZP_HIDDEN void zp_vector_init(void);
 #define ZP_VEC_BUF_MAX 4096
 ZP_HIDDEN int zp_vector_save(void *area64);
 ZP_HIDDEN void zp_vector_restore(void *area64);
+ZP_HIDDEN long zp_call_with_vectors_saved(long (*fn)(void *arg), void *arg);
 
 /* trampoline.c */
 ZP_HIDDEN int zp_trampoline_setup(void);  /* 0, or exits with a message */
