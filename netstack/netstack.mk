@@ -46,7 +46,7 @@ NETSTACK_FUZZ      := netstack/fuzz/fuzz_rx
 NETSTACK_LIBFUZZER := netstack/fuzz/fuzz_rx_libfuzzer
 NETSTACK_FUZZ_SRC  := netstack/fuzz/fuzz_rx.c netstack/fuzz/port_mem.c netstack/netif_port.c netstack/stack.c \
                       netstack/tcp_isn.c
-NETSTACK_FUZZ_H    := netstack/fuzz/fuzz_rx.h netstack/fuzz/port_mem.h $(NETSTACK_H)
+NETSTACK_FUZZ_H    := netstack/fuzz/fuzz_rx.h netstack/fuzz/port_mem.h $(NETSTACK_H) tests/fuzz_driver.h
 NETSTACK_FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 NETSTACK_FUZZ_ARGS ?= 1000000 1 15
 

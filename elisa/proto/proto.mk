@@ -33,7 +33,7 @@ ELISA_PROTO_TEST_UNITS := tests/unit/test_elisa_proto
 ELISA_PROTO_FUZZ       := elisa/proto/proto_fuzz
 ELISA_PROTO_LIBFUZZER  := elisa/proto/proto_fuzz_libfuzzer
 ELISA_PROTO_FUZZ_SRC   := elisa/proto/proto_fuzz.c $(ELISA_PROTO_SRC)
-ELISA_PROTO_FUZZ_H     := elisa/proto/proto_fuzz.h $(ELISA_PROTO_H)
+ELISA_PROTO_FUZZ_H     := elisa/proto/proto_fuzz.h $(ELISA_PROTO_H) tests/fuzz_driver.h
 ELISA_PROTO_FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ELISA_PROTO_FUZZ_ARGS  ?= 1000000 1 25
 

@@ -28,6 +28,7 @@
 #include "proto.h"
 #include "proto_fuzz.h"
 #include "../../vmfunc/elisa_ids.h"
+#include "../../tests/fuzz_driver.h"
 
 /* --- the corpus -------------------------------------------------------------------------- */
 
@@ -201,17 +202,6 @@ static void build_corpus(void)
 
 /* --- mutations ------------------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
 static const uint8_t interesting[] = { 0x00, 0x01, 0x02, 0x03, 0x0a, 0x14, 0x1f, 0x20, 0x2d,
                                        0x3f, 0x7e, 0x7f, 0x80, 0xfe, 0xff };
 static const uint64_t boundary[] = { 0, 1, 2, 3, 12, 19, 20, 31, 32, 33, 63, 64, 127, 128,
@@ -333,21 +323,13 @@ static void mutate(uint8_t *b, size_t *len)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static uint8_t in[INPUT_MAX];
 
 int main(int argc, char **argv)
 {
-    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
-    unsigned long seed = argc > 2 ? strtoul(argv[2], NULL, 0) : 1;
-    double limit = argc > 3 ? strtod(argv[3], NULL) : 20.0;
+    struct fuzz_args args = fuzz_args_parse(argc, argv, 20.0);
+    unsigned long n = args.n, seed = args.seed;
+    double limit = args.limit;
     double t0 = now_s();
     unsigned long done = 0, deterministic = 0;
 
@@ -355,7 +337,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: proto_fuzz [MUTATIONS [SEED [SECONDS]]]\n");
         return 2;
     }
-    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
     build_corpus();
 
     /* 1. Each seed as it is, every truncation of its first header, and

@@ -41,7 +41,7 @@ ELF_FUZZ       := loaders/elf/fuzz/fuzz_elf
 ELF_LIBFUZZER  := loaders/elf/fuzz/fuzz_elf_libfuzzer
 ELF_FUZZ_SRC   := loaders/elf/fuzz/fuzz_elf.c loaders/elf/elf_parse.c loaders/elf/script.c
 ELF_FUZZ_H     := loaders/elf/fuzz/fuzz_elf.h loaders/elf/elf_parse.h loaders/elf/script.h \
-                  loaders/elf/elf_testimg.h
+                  loaders/elf/elf_testimg.h tests/fuzz_driver.h
 ELF_FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ELF_FUZZ_ARGS  ?= 1000000 1 25
 

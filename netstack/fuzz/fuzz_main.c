@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "fuzz_rx.h"
+#include "../../tests/fuzz_driver.h"
 
 /* --- the corpus, in fuzz_rx's input format ------------------------------------- */
 
@@ -251,17 +252,6 @@ static void build_corpus(void)
 
 /* --- mutations ------------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
 static const uint8_t interesting[] = { 0x00, 0x01, 0x05, 0x0f, 0x10, 0x14, 0x40, 0x45, 0x7f,
                                        0x80, 0xfe, 0xff };
 
@@ -307,23 +297,14 @@ static void mutate(uint8_t *b, size_t *len, size_t cap, size_t from)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
-	unsigned long seed = argc > 2 ? strtoul(argv[2], NULL, 0) : 1;
-	double limit = argc > 3 ? strtod(argv[3], NULL) : 15.0;
+	struct fuzz_args args = fuzz_args_parse(argc, argv, 15.0);
+	unsigned long n = args.n, seed = args.seed;
+	double limit = args.limit;
 	double t0 = now_s();
 	unsigned long done = 0;
 
-	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 	build_corpus();
 	fuzz_rx_init();
 

@@ -35,6 +35,7 @@
 #include "elf_parse.h"
 #include "elf_testimg.h"
 #include "fuzz_elf.h"
+#include "../../../tests/fuzz_driver.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -123,17 +124,6 @@ static void run(struct seed *s, size_t len)
 }
 
 /* --- mutations, undone after each run ------------------------------------------ */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
 
 #define UNDO_MAX 512
 static size_t undo_pos[UNDO_MAX];
@@ -287,22 +277,13 @@ static size_t mutate(struct seed *s)
 	return len;
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
-	unsigned long seed = argc > 2 ? strtoul(argv[2], NULL, 0) : 1;
-	double limit = argc > 3 ? strtod(argv[3], NULL) : 25.0;
+	struct fuzz_args args = fuzz_args_parse(argc, argv, 25.0);
+	unsigned long n = args.n, seed = args.seed;
+	double limit = args.limit;
 	double t0 = now_s();
 
-	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 
 	/* The seed corpus. */
 	static const char *const files[] = { "/bin/true", "/bin/ls", "/lib64/ld-linux-x86-64.so.2",
