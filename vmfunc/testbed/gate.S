@@ -11,18 +11,25 @@
  * all three contexts as elisa_ctx.h describes:
  *
  *   uint64_t elisa_gate_call(uint64_t a0, uint64_t a1);
- *       SysV ABI.  Runs sub_entry(a0, a1) in the sub context and returns
- *       its result.  Callee-saved registers are preserved; RFLAGS.IF is
- *       restored to the caller's value on return.
+ *       SysV ABI.  Runs sub_entry(a0, a1, sub_env) in the sub context and
+ *       returns its result.  Callee-saved registers are preserved;
+ *       RFLAGS.IF is restored to the caller's value on return.
  *   elisa_gate_top / _middle / _bottom    the three page-aligned pages
  *   elisa_gate_sub_entry (8 bytes, in the middle page)
- *       the sub-context address of uint64_t sub_entry(uint64_t, uint64_t);
+ *       the sub-context address of the app's entry,
+ *       uint64_t entry(uint64_t fn, uint64_t arg,
+ *                      const struct elisa_sub_env *env)   (elisa/apps/app.h);
  *   elisa_gate_sub_stack (8 bytes, in the middle page)
  *       the sub-context address of the top of a stack (16-byte aligned)
- *       mapped read/write in the sub context.
- * Both variables live in the middle page, which the guest cannot read or
+ *       mapped read/write in the sub context;
+ *   elisa_gate_sub_env (8 bytes, in the middle page)
+ *       the sub-context address of this vCPU's struct elisa_sub_env (where
+ *       the shared region is, which port is the caller's), in sub-context
+ *       private data; passed to the entry as its third argument (RDX).
+ * The variables live in the middle page, which the guest cannot read or
  * write (it is empty in the default context and read/execute elsewhere):
  * only the host fills them in, through the page's host-physical address.
+ * So the guest chooses fn and arg, never the code, the stack or the env.
  *
  * The path, page by page (VMFUNC leaf 0 = EPTP switching, EAX = 0, ECX =
  * EPTP-list index: Intel SDM Vol. 3C 26.5.5.3 "EPTP Switching"; the
@@ -36,8 +43,8 @@
  *       the next instruction is fetched in the GATE context from the first
  *       byte of this page.  CLI again (the gate itself guarantees IF = 0,
  *       whatever path led here), VMFUNC(0, SUB); switch to the sub stack;
- *       call sub_entry; back to the guest's stack; VMFUNC(0, DEFAULT) as
- *       the last 3 bytes of the page.
+ *       load the env pointer; call sub_entry; back to the guest's stack;
+ *       VMFUNC(0, DEFAULT) as the last 3 bytes of the page.
  *   bottom page (default context): the next instruction is fetched in the
  *       DEFAULT context from the first byte of this page: restore RFLAGS
  *       (and so IF) and registers, return the result.
@@ -86,7 +93,10 @@ elisa_gate_middle:
         movl    $ELISA_CTX_SUB, %ecx
         vmfunc                          /* -> SUB context; this page is mapped there too */
         movq    elisa_gate_sub_stack(%rip), %rsp
-        call    *elisa_gate_sub_entry(%rip)    /* RDI, RSI: the caller's arguments */
+        /* The third argument, loaded here in the sub context (RDX was free:
+         * the result travels in it only after the call). */
+        movq    elisa_gate_sub_env(%rip), %rdx
+        call    *elisa_gate_sub_entry(%rip)    /* RDI, RSI: the caller's fn and arg */
         movq    %rax, %rdx
         movq    %rbx, %rsp
         xorl    %eax, %eax
@@ -96,9 +106,12 @@ elisa_gate_middle:
         .balign 8
         .globl  elisa_gate_sub_entry
         .globl  elisa_gate_sub_stack
+        .globl  elisa_gate_sub_env
 elisa_gate_sub_entry:
         .quad   0
 elisa_gate_sub_stack:
+        .quad   0
+elisa_gate_sub_env:
         .quad   0
 
         .org    elisa_gate_middle + PAGE - 3, 0xCC

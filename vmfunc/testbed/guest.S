@@ -148,5 +148,30 @@ guest_count_vmcall:                     /* MOV $HC_NOP, VMCALL, the host's handl
         vmcall
         COUNT_END
 
+/* uint64_t guest_count_call(uint64_t fn, uint64_t arg, target): the
+ * RDTSC difference around CALL target(fn, arg) and everything up to its
+ * RET, counted like guest_count_elisa (target = elisa_gate_call) so that
+ * the gate and the exit path (target = guest_exit_call) are measured the
+ * same way.  The target waits in R11: COUNT_BEGIN uses only RAX, RDX,
+ * R12 and R13, and RDI/RSI reach the target untouched. */
+        .globl  guest_count_call
+guest_count_call:
+        movq    %rdx, %r11
+        COUNT_BEGIN
+        call    *%r11
+        COUNT_END
+
+/* ---- the exit-based path into an app ----------------------------------
+ * uint64_t guest_exit_call(uint64_t fn, uint64_t arg): what a guest does
+ * where VMFUNC is not available (elisa/guest's ELISA_MODE_EXIT, here with
+ * a VMCALL): fn and arg stay in RDI and RSI, the VMCALL exits (reason 18),
+ * the host calls the same app entry with this vCPU's env and resumes after
+ * the VMCALL with the result in RAX. */
+        .globl  guest_exit_call
+guest_exit_call:
+        movl    $HC_APP, %eax
+        vmcall
+        ret
+
 /* No executable stack wanted (GNU ld warns without this note). */
         .section .note.GNU-stack, "", @progbits

@@ -14,6 +14,7 @@
 #include "mem.h"
 #include "sub.h"
 #include "tb_vmcs.h"
+#include "testbed.h"
 #include "vmx.h"
 
 /* Guest RAM: guest-physical 0-16 MiB, identity-mapped to host-physical
@@ -25,34 +26,19 @@
 void testbed_main(uint32_t magic, uint64_t mbi);
 void guest_vmcall_test(void);
 
-/* gate.S */
-uint64_t elisa_gate_call(uint64_t a0, uint64_t a1);
-extern char elisa_gate_top[], elisa_gate_middle[], elisa_gate_bottom[], elisa_gate_end[];
-extern char elisa_gate_top_vmfunc[], elisa_gate_middle_vmfunc[];
-extern uint64_t elisa_gate_sub_entry, elisa_gate_sub_stack;
-/* guest.S */
+/* guest.S (the gate's declarations are in testbed.h) */
 void guest_vmfunc_index_512(void), guest_vmfunc_index_empty(void), guest_vmfunc_leaf1(void);
 extern char guest_vmfunc_index_512_site[], guest_vmfunc_index_empty_site[], guest_vmfunc_leaf1_site[];
 void guest_jump_into_middle(void), guest_vmfunc_gate_elsewhere(void);
 extern char guest_vmfunc_gate_elsewhere_site[];
-uint64_t guest_count_empty(void), guest_count_nop100(void), guest_count_elisa(void), guest_count_vmcall(void);
+uint64_t guest_count_nop100(void), guest_count_elisa(void), guest_count_vmcall(void);
 /* linker.ld */
 extern char _elisa_sub_start[], _elisa_sub_end[], _elisa_sub_data_start[], _elisa_sub_data_end[];
 extern char _elisa_shared_start[], _elisa_shared_end[];
 
 /* gate.S hard-codes the EPTP-list indexes. */
 
-static unsigned failures;
-
-#define CHECK(cond, name, ...)                                   \
-    do {                                                         \
-        if (cond) {                                              \
-            tb_printf("PASS " name " " __VA_ARGS__);             \
-        } else {                                                 \
-            failures++;                                          \
-            tb_printf("FAIL " name " " __VA_ARGS__);             \
-        }                                                        \
-    } while (0)
+unsigned failures;
 
 /* ---- the library's page allocator: identity, from the testbed pool ---- */
 static void *alloc_page(void *ctx, uint64_t *phys)
@@ -178,7 +164,7 @@ static bool test_vmx_bringup(void)
 /* ======================================================================
  * VMFUNC / ELISA
  * ====================================================================== */
-static struct vmf_elisa elisa;
+struct vmf_elisa elisa;
 
 /* ---- guest side (runs in VMX non-root operation, default context) ----
  * Guest routines are entered by the host with RIP = the routine, RSP = the
@@ -189,7 +175,7 @@ static volatile struct {
     uint64_t a, b, c, d;
 } guest_out;
 
-__attribute__((noreturn)) static void guest_done(uint64_t result)
+__attribute__((noreturn)) void guest_done(uint64_t result)
 {
     __asm__ volatile("vmcall" : : "a"((uint64_t)HC_DONE), "b"(result) : "memory");
     for (;;)
@@ -332,24 +318,36 @@ static uint64_t guest_rsp(void)
     return (uint64_t)(uintptr_t)guest_stack_top - 8;
 }
 
+elisa_app_fn tb_exit_app;
+const struct elisa_sub_env *tb_exit_env;
+
 /* Run a guest routine in the default context until an exit other than
- * HC_NOP (which is answered by resuming: the VMCALL round trip). */
-static bool run_guest(void (*fn)(void), struct vmx_exit *e)
+ * HC_NOP (answered by resuming: the VMCALL round trip) or HC_APP (the
+ * exit-based app call: the host runs the app with the guest's RDI and RSI,
+ * as the elisa/vmm fallback does, and resumes with the result in RAX). */
+bool run_guest(void (*fn)(void), struct vmx_exit *e)
 {
     vmcs_write(VMCS_EPT_POINTER, elisa.eptp[VMF_CTX_DEFAULT]);
     vmcs_write(VMCS_GUEST_ACTIVITY_STATE, 0);
     vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
     if (!vmx_run((uint64_t)(uintptr_t)fn, guest_rsp(), e))
         return false;
-    while (EXIT_REASON_BASIC(e->reason) == VMX_EXIT_VMCALL && vmx.regs.rax == HC_NOP) {
-        vmx_skip_instruction(e);
+    for (;;) {
+        bool vmcall = EXIT_REASON_BASIC(e->reason) == VMX_EXIT_VMCALL;
+        if (vmcall && vmx.regs.rax == HC_NOP) {
+            vmx_skip_instruction(e);
+        } else if (vmcall && vmx.regs.rax == HC_APP) {
+            vmx.regs.rax = tb_exit_app ? tb_exit_app(vmx.regs.rdi, vmx.regs.rsi, tb_exit_env) : ELISA_APP_ENOFN;
+            vmx_skip_instruction(e);
+        } else {
+            return true;
+        }
         if (!vmx_resume(e))
             return false;
     }
-    return true;
 }
 
-static bool is_done(const struct vmx_exit *e)
+bool is_done(const struct vmx_exit *e)
 {
     return EXIT_REASON_BASIC(e->reason) == VMX_EXIT_VMCALL && vmx.regs.rax == HC_DONE;
 }
@@ -368,8 +366,8 @@ static uint64_t expected_sum(uint64_t arg)
  * the permissions the translation had: 0 = not present in this context;
  * bit 7 "guest linear-address field valid", bit 8 "the access was to the
  * translation of a linear address" rather than to a paging structure). */
-static void check_ept_violation(const char *name, const struct vmx_exit *e, uint64_t gpa, uint64_t access,
-                                uint64_t rip_lo, uint64_t rip_hi)
+void check_ept_violation(const char *name, const struct vmx_exit *e, uint64_t gpa, uint64_t access,
+                         uint64_t rip_lo, uint64_t rip_hi)
 {
     uint64_t q = e->qualification;
     bool ok = EXIT_REASON_BASIC(e->reason) == VMX_EXIT_EPT_VIOLATION && e->guest_physical == gpa &&
@@ -435,6 +433,10 @@ static void test_elisa(void)
     if (rc == VMF_OK)
         rc = vmf_ept_map(&elisa.ctx[VMF_CTX_DEFAULT], LAPIC_BASE, LAPIC_BASE, PAGE_SIZE, VMF_EPT_R | VMF_EPT_W,
                          VMF_MT_UC, 0);
+    /* The real apps' vmnet region: its port areas are the guest's (default
+     * context), the rest stays the sub context's. */
+    if (rc == VMF_OK && apps_layout(l.map_flags) != 0)
+        rc = VMF_EINVAL;
     CHECK(rc == VMF_OK, "elisa-contexts", "default/gate/sub EPTPs 0x%lx 0x%lx 0x%lx, EPTP list 0x%lx, anywhere root "
           "0x%lx, gate 0x%lx, sub code 0x%lx+%lu, sub data 0x%lx+%lu, shared 0x%lx+%lu (%s)\n",
           elisa.eptp[0], elisa.eptp[1], elisa.eptp[2], elisa.list.phys, elisa.root_hpa, gate, l.sub_code_gpa,
@@ -456,9 +458,10 @@ static void test_elisa(void)
     if (!ok)
         return;
 
-    /* The gate's two variables, written through the host's mapping. */
+    /* The gate's three variables, written through the host's mapping. */
     elisa_gate_sub_entry = (uint64_t)(uintptr_t)sub_entry;
     elisa_gate_sub_stack = (uint64_t)(uintptr_t)(elisa_sub_stack + sizeof(elisa_sub_stack));
+    elisa_gate_sub_env = (uint64_t)(uintptr_t)&elisa_sub_env_port[0];
     for (unsigned i = 0; i < SHARED_WORDS; i++)
         elisa_shared[i] = 1000 + i * i;
 
@@ -572,6 +575,9 @@ static void test_elisa(void)
               "sub function of 2 instructions, no VM exit)\n", count_elisa - count_empty);
     tb_printf("INFO vmcall-round-trip-instructions %lu (VMCALL, the host's exit handling, VMRESUME; the MOV "
               "before the VMCALL excluded)\n", count_vmcall - count_empty - 1);
+
+    /* -- 8. the real apps (elisa/apps) in the sub context ---------------- */
+    test_elisa_apps();
     return;
 
 entry_failed:

@@ -12,9 +12,14 @@
 
 volatile uint64_t elisa_shared[512] __attribute__((section(".elisa_shared"), aligned(4096)));
 uint8_t elisa_sub_stack[2 * 4096] __attribute__((section(".elisa_sub_data"), aligned(4096)));
+/* The real apps' memory (app_checks.c): the switch region after the
+ * shared page, the envs after the stack.  Only the host writes the envs. */
+uint8_t elisa_vmnet_region[TB_VMNET_REGION_PAGES * 4096] __attribute__((section(".elisa_shared.vmnet"), aligned(4096)));
+struct elisa_sub_env elisa_sub_env_port[2] __attribute__((section(".elisa_sub_data"), aligned(64)));
 
-SUB_TEXT uint64_t sub_entry(uint64_t op, uint64_t arg)
+SUB_TEXT uint64_t sub_entry(uint64_t op, uint64_t arg, const struct elisa_sub_env *env)
 {
+    (void)env;
     if (op == SUB_OP_SUM) {
         uint64_t sum = arg;
         for (unsigned i = 0; i < SHARED_WORDS; i++)
@@ -36,8 +41,9 @@ SUB_TEXT uint64_t sub_entry(uint64_t op, uint64_t arg)
     return arg;
 }
 
-SUB_TEXT uint64_t sub_nop(uint64_t op, uint64_t arg)
+SUB_TEXT uint64_t sub_nop(uint64_t op, uint64_t arg, const struct elisa_sub_env *env)
 {
+    (void)env;
     (void)op;
     (void)arg;
     return 0;
