@@ -26,7 +26,8 @@ _Static_assert(VMF_CTX_DEFAULT < PROTO_EPTP_LIST_SIZE && VMF_CTX_GATE < PROTO_EP
 #define HELLO_MAX         (2u + 2u + 1u + STR_MAX(PROTO_NAME_MAX))
 #define HELLO_OK_MAX      (2u + 4u + STR_MAX(PROTO_NAME_MAX))
 #define NEGOTIATE_MAX     (4u + 8u + STR_MAX(PROTO_APP_MAX))
-#define NEGOTIATE_OK_SIZE (4u + 8u + 8u + 3u * 2u + 4u + 8u + 8u)
+#define NEGOTIATE_OK_SIZE_V1 (4u + 8u + 8u + 3u * 2u + 4u + 8u + 8u)
+#define NEGOTIATE_OK_SIZE_V2 (NEGOTIATE_OK_SIZE_V1 + 1u + 2u)   /* + mode, doorbell */
 #define NEGOTIATE_ERR_MAX (4u + 2u + STR_MAX(PROTO_TEXT_MAX))
 #define ENABLE_MAX        (4u + STR_MAX(PROTO_NAME_MAX))
 #define OK_SIZE           2u
@@ -36,15 +37,19 @@ _Static_assert(VMF_CTX_DEFAULT < PROTO_EPTP_LIST_SIZE && VMF_CTX_GATE < PROTO_EP
 #define ERROR_MAX         (2u + 2u + 2u + STR_MAX(PROTO_TEXT_MAX))
 
 _Static_assert(LIST_OK_MAX <= PROTO_BODY_MAX, "LIST_OK does not fit PROTO_BODY_MAX");
-_Static_assert(NEGOTIATE_OK_SIZE == 46, "NEGOTIATE_OK layout changed: update README.md");
+_Static_assert(NEGOTIATE_OK_SIZE_V1 == 46 && NEGOTIATE_OK_SIZE_V2 == 49,
+               "NEGOTIATE_OK layout changed: update README.md");
 
-uint32_t proto_body_max(unsigned type)
+/* Only NEGOTIATE_OK differs between versions 1 and 2. */
+uint32_t proto_body_max_v(unsigned version, unsigned type)
 {
+    if (version < PROTO_VERSION_MIN || version > PROTO_VERSION_MAX)
+        return 0;
     switch (type) {
     case PROTO_HELLO:         return HELLO_MAX;
     case PROTO_HELLO_OK:      return HELLO_OK_MAX;
     case PROTO_NEGOTIATE:     return NEGOTIATE_MAX;
-    case PROTO_NEGOTIATE_OK:  return NEGOTIATE_OK_SIZE;
+    case PROTO_NEGOTIATE_OK:  return version == 1 ? NEGOTIATE_OK_SIZE_V1 : NEGOTIATE_OK_SIZE_V2;
     case PROTO_NEGOTIATE_ERR: return NEGOTIATE_ERR_MAX;
     case PROTO_ENABLE:        return ENABLE_MAX;
     case PROTO_DISABLE:       return ENABLE_MAX;
@@ -54,6 +59,11 @@ uint32_t proto_body_max(unsigned type)
     case PROTO_ERROR:         return ERROR_MAX;
     default:                  return 0;
     }
+}
+
+uint32_t proto_body_max(unsigned type)
+{
+    return proto_body_max_v(PROTO_VERSION, type);
 }
 
 const char *proto_type_name(unsigned type)
@@ -318,33 +328,72 @@ static void parse_negotiate(struct rd *r, struct proto_negotiate *b)
     rd_str(r, "negotiate.app", b->app, PROTO_APP_MAX, STR_NAME);
 }
 
-static void parse_negotiate_ok(struct rd *r, struct proto_negotiate_ok *b)
+/* Version 2 puts mode and doorbell right after vcpu: every later check
+ * depends on the mode, so it is read first.  Field offsets are taken as
+ * the fields are read, since they differ between the versions. */
+static void parse_negotiate_ok(struct rd *r, struct proto_negotiate_ok *b, uint16_t version)
 {
+    uint32_t at;
+    bool exit_mode;
+
     rd_u32(r, "negotiate_ok.vcpu", &b->vcpu);
     chk(r, b->vcpu != PROTO_VCPU_ALL, PROTO_E_VALUE, 0, "negotiate_ok.vcpu", b->vcpu, 0);
+    if (version >= 2) {
+        at = r->at;
+        rd_u8(r, "negotiate_ok.mode", &b->mode);
+        chk(r, b->mode >= 1 && b->mode <= PROTO_MODE_LAST, PROTO_E_ENUM, at, "negotiate_ok.mode",
+            b->mode, PROTO_MODE_LAST);
+        at = r->at;
+        rd_u16(r, "negotiate_ok.doorbell", &b->doorbell);
+        /* VMFUNC mode rings nothing: 0.  EXIT mode: an I/O port, or 0 for
+         * the MMIO doorbell, a store to the gate block's second page
+         * (ELISA_DOORBELL_MMIO in elisa/guest/elisa_guest.h; port 0 is
+         * the legacy DMA controller's, never a doorbell). */
+        chk(r, b->mode == PROTO_MODE_EXIT || b->doorbell == 0, PROTO_E_VALUE, at,
+            "negotiate_ok.doorbell", b->doorbell, 0);
+    } else {
+        b->mode = PROTO_MODE_VMFUNC;
+        b->doorbell = 0;
+    }
+    if (r->e->code)
+        return;
+    exit_mode = b->mode == PROTO_MODE_EXIT;
+    at = r->at;
     rd_u64(r, "negotiate_ok.gate_gpa", &b->gate_gpa);
-    chk(r, gpa_range_ok(b->gate_gpa, PROTO_GATE_SIZE), PROTO_E_VALUE, 4, "negotiate_ok.gate_gpa",
+    chk(r, gpa_range_ok(b->gate_gpa, PROTO_GATE_SIZE), PROTO_E_VALUE, at, "negotiate_ok.gate_gpa",
         b->gate_gpa, PROTO_GPA_LIMIT);
+    at = r->at;
     rd_u64(r, "negotiate_ok.gate_gva", &b->gate_gva);
     /* The whole block must be canonical: its first and last byte on the
      * same side of the hole, with no wrap past 2^64. */
     chk(r, page_aligned(b->gate_gva) && b->gate_gva <= UINT64_MAX - PROTO_GATE_SIZE + 1 &&
         canonical(b->gate_gva) && canonical(b->gate_gva + PROTO_GATE_SIZE - 1),
-        PROTO_E_VALUE, 12, "negotiate_ok.gate_gva", b->gate_gva, 0);
+        PROTO_E_VALUE, at, "negotiate_ok.gate_gva", b->gate_gva, 0);
+    /* EXIT mode has no EPTP list: the indexes must be 0, so that a guest
+     * cannot mistake an exit-mode answer for a VMFUNC one. */
+    at = r->at;
     rd_u16(r, "negotiate_ok.idx_default", &b->idx_default);
-    chk(r, b->idx_default < PROTO_EPTP_LIST_SIZE, PROTO_E_VALUE, 20, "negotiate_ok.idx_default",
-        b->idx_default, PROTO_EPTP_LIST_SIZE - 1);
+    chk(r, exit_mode ? b->idx_default == 0 : b->idx_default < PROTO_EPTP_LIST_SIZE, PROTO_E_VALUE,
+        at, "negotiate_ok.idx_default", b->idx_default, exit_mode ? 0 : PROTO_EPTP_LIST_SIZE - 1);
+    at = r->at;
     rd_u16(r, "negotiate_ok.idx_gate", &b->idx_gate);
-    chk(r, b->idx_gate < PROTO_EPTP_LIST_SIZE && b->idx_gate != b->idx_default, PROTO_E_VALUE, 22,
-        "negotiate_ok.idx_gate", b->idx_gate, PROTO_EPTP_LIST_SIZE - 1);
+    chk(r, exit_mode ? b->idx_gate == 0
+                     : b->idx_gate < PROTO_EPTP_LIST_SIZE && b->idx_gate != b->idx_default,
+        PROTO_E_VALUE, at, "negotiate_ok.idx_gate", b->idx_gate,
+        exit_mode ? 0 : PROTO_EPTP_LIST_SIZE - 1);
+    at = r->at;
     rd_u16(r, "negotiate_ok.idx_sub", &b->idx_sub);
-    chk(r, b->idx_sub < PROTO_EPTP_LIST_SIZE && b->idx_sub != b->idx_default &&
-        b->idx_sub != b->idx_gate, PROTO_E_VALUE, 24, "negotiate_ok.idx_sub", b->idx_sub,
-        PROTO_EPTP_LIST_SIZE - 1);
+    chk(r, exit_mode ? b->idx_sub == 0
+                     : b->idx_sub < PROTO_EPTP_LIST_SIZE && b->idx_sub != b->idx_default &&
+                       b->idx_sub != b->idx_gate,
+        PROTO_E_VALUE, at, "negotiate_ok.idx_sub", b->idx_sub,
+        exit_mode ? 0 : PROTO_EPTP_LIST_SIZE - 1);
     rd_u32(r, "negotiate_ok.entry_offset", &b->entry_offset);
+    at = r->at;
     rd_u64(r, "negotiate_ok.shared_gpa", &b->shared_gpa);
-    chk(r, page_aligned(b->shared_gpa) && b->shared_gpa < PROTO_GPA_LIMIT, PROTO_E_VALUE, 30,
+    chk(r, page_aligned(b->shared_gpa) && b->shared_gpa < PROTO_GPA_LIMIT, PROTO_E_VALUE, at,
         "negotiate_ok.shared_gpa", b->shared_gpa, PROTO_GPA_LIMIT);
+    at = r->at;
     rd_u64(r, "negotiate_ok.shared_size", &b->shared_size);
     /* Size 0 means "no shared memory", and then there is no address
      * either; a region must not overlap the gate block. */
@@ -352,7 +401,7 @@ static void parse_negotiate_ok(struct rd *r, struct proto_negotiate_ok *b)
         (b->shared_size != 0 || b->shared_gpa == 0) &&
         (b->shared_size == 0 || b->shared_gpa + b->shared_size <= b->gate_gpa ||
          b->gate_gpa + PROTO_GATE_SIZE <= b->shared_gpa),
-        PROTO_E_VALUE, 38, "negotiate_ok.shared_size", b->shared_size, PROTO_GPA_LIMIT);
+        PROTO_E_VALUE, at, "negotiate_ok.shared_size", b->shared_size, PROTO_GPA_LIMIT);
 }
 
 static void parse_negotiate_err(struct rd *r, struct proto_negotiate_err *b)
@@ -447,7 +496,7 @@ static int parse_body(const uint8_t *body, uint32_t len, struct proto_msg *m, st
     case PROTO_HELLO:         parse_hello(&r, &m->u.hello); break;
     case PROTO_HELLO_OK:      parse_hello_ok(&r, &m->u.hello_ok); break;
     case PROTO_NEGOTIATE:     parse_negotiate(&r, &m->u.negotiate); break;
-    case PROTO_NEGOTIATE_OK:  parse_negotiate_ok(&r, &m->u.negotiate_ok); break;
+    case PROTO_NEGOTIATE_OK:  parse_negotiate_ok(&r, &m->u.negotiate_ok, m->version); break;
     case PROTO_NEGOTIATE_ERR: parse_negotiate_err(&r, &m->u.negotiate_err); break;
     case PROTO_ENABLE:
     case PROTO_DISABLE:       parse_enable(&r, &m->u.enable); break;
@@ -511,7 +560,7 @@ static int dec_header(struct proto_dec *d)
     uint16_t type = get16(h + PROTO_OFF_TYPE);
     uint32_t flags = get32(h + PROTO_OFF_FLAGS);
     uint32_t length = get32(h + PROTO_OFF_LENGTH);
-    uint32_t max = proto_body_max(type);
+    uint32_t max;
 
     /* HELLO, HELLO_OK and ERROR are frozen at version 1 (README.md,
      * "Versions"): readable whatever range a decoder was narrowed to, so
@@ -521,6 +570,7 @@ static int dec_header(struct proto_dec *d)
 
     if ((version < d->ver_lo || version > d->ver_hi) && !frozen)
         return dec_fail(d, PROTO_E_VERSION, PROTO_OFF_VERSION, "version", 0, version, d->ver_hi);
+    max = proto_body_max_v(version, type);
     if (max == 0)
         return dec_fail(d, PROTO_E_TYPE, PROTO_OFF_TYPE, "type", 0, type, PROTO_TYPE_LAST);
     if (flags & ~(uint32_t)PROTO_FLAGS_V1)
@@ -671,6 +721,10 @@ static bool enc_body(struct wr *w, const struct proto_msg *m)
     case PROTO_NEGOTIATE_OK: {
         const struct proto_negotiate_ok *b = &m->u.negotiate_ok;
         w32(w, b->vcpu);
+        if (m->version >= 2) {
+            w8(w, b->mode);
+            w16(w, b->doorbell);
+        }
         w64(w, b->gate_gpa);
         w64(w, b->gate_gva);
         w16(w, b->idx_default);
@@ -747,6 +801,11 @@ int proto_encode(uint8_t *buf, size_t cap, const struct proto_msg *m)
     /* The header checks of dec_header(), for what a peer would refuse. */
     if (m->version < PROTO_VERSION_MIN || m->version > PROTO_VERSION_MAX)
         return -PROTO_E_VERSION;
+    /* A version-1 NEGOTIATE_OK has no mode on the wire: it means VMFUNC,
+     * and anything else cannot be said to a version-1 peer. */
+    if (m->type == PROTO_NEGOTIATE_OK && m->version == 1 &&
+        (m->u.negotiate_ok.mode != PROTO_MODE_VMFUNC || m->u.negotiate_ok.doorbell != 0))
+        return -PROTO_E_VALUE;
     if (m->flags & ~(uint32_t)PROTO_FLAGS_V1)
         return -PROTO_E_FLAGS;
     if (m->type == PROTO_LIST_OK && m->u.list_ok.count > PROTO_LIST_MAX)
@@ -758,7 +817,7 @@ int proto_encode(uint8_t *buf, size_t cap, const struct proto_msg *m)
     if (w.full)
         return -PROTO_E_NOSPACE;
     len = (uint32_t)(w.n - PROTO_HDR_SIZE);
-    if (len > proto_body_max(m->type))   /* cannot happen: fields are bounded */
+    if (len > proto_body_max_v(m->version, m->type))   /* cannot happen: fields are bounded */
         return -PROTO_E_INTERNAL;
 
     for (unsigned i = 0; i < sizeof(magic); i++)
@@ -772,6 +831,7 @@ int proto_encode(uint8_t *buf, size_t cap, const struct proto_msg *m)
     /* What we send must decode: the parser is the one definition of valid. */
     memset(&e, 0, sizeof(e));
     check.type = m->type;
+    check.version = m->version;
     if (parse_body(buf + PROTO_HDR_SIZE, len, &check, &e) != 0)
         return -e.code;
     return (int)w.n;

@@ -42,9 +42,11 @@
 #define PROTO_MAGIC3 0x41u  /* 'A' */
 #define PROTO_MAGIC  0x41534c45u   /* the same four bytes read as a LE u32 */
 
-/* Versions this build speaks.  Version 0 is never valid. */
+/* Versions this build speaks.  Version 0 is never valid.  Version 2 added
+ * the mode and doorbell of NEGOTIATE_OK (README.md, "Versions"); a
+ * version-1 peer is still served, in VMFUNC mode only. */
 #define PROTO_VERSION_MIN 1u
-#define PROTO_VERSION_MAX 1u
+#define PROTO_VERSION_MAX 2u
 #define PROTO_VERSION     PROTO_VERSION_MAX
 /* HELLO is always sent with this header version, whatever the sender
  * speaks: its layout (and that of the header, HELLO_OK and ERROR) is
@@ -117,6 +119,14 @@ enum proto_neg_code {
 };
 #define PROTO_NEG_LAST PROTO_NEG_INTERNAL
 
+/* NEGOTIATE_OK.mode (version 2; a version-1 NEGOTIATE_OK is VMFUNC). */
+enum proto_mode {
+    PROTO_MODE_VMFUNC = 1,     /* the 12 KiB gate, EPTP switching, no exit */
+    PROTO_MODE_EXIT   = 2,     /* hosts without VMFUNC: a mailbox page and an
+                                * I/O-port doorbell, one VM exit per call */
+};
+#define PROTO_MODE_LAST PROTO_MODE_EXIT
+
 /* LIST_OK entry state */
 enum proto_ctx_state {
     PROTO_CTX_NEGOTIATED = 1,  /* contexts built, VM functions not on */
@@ -176,15 +186,25 @@ struct proto_negotiate {
 };
 
 /* What the guest must use for one vCPU.  Guest-physical / guest-virtual
- * only: the manager maps the host pages behind them. */
+ * only: the manager maps the host pages behind them.
+ *
+ * mode and doorbell exist on the wire from version 2 on (right after vcpu,
+ * README.md); a version-1 message decodes as mode VMFUNC, doorbell 0, and
+ * the encoder refuses anything else at version 1.  In EXIT mode the gate
+ * block's first page is the mailbox page (elisa/guest/elisa_guest.h), the
+ * EPTP-list indexes do not exist and must be 0, and the doorbell is the
+ * I/O port the guest writes to, or 0 for the MMIO doorbell (a store to the
+ * block's second page, ELISA_DOORBELL_MMIO); in VMFUNC mode it is 0. */
 struct proto_negotiate_ok {
     uint32_t vcpu;
     uint64_t gate_gpa;                  /* 12 KiB gate block, page aligned */
     uint64_t gate_gva;                  /* where the guest maps it (canonical) */
-    uint16_t idx_default, idx_gate, idx_sub; /* EPTP-list indexes, distinct, < 512 */
+    uint16_t idx_default, idx_gate, idx_sub; /* VMFUNC: distinct, < 512; EXIT: 0 */
     uint32_t entry_offset;              /* the app's entry, from the sub code start */
     uint64_t shared_gpa;                /* page aligned; 0 with size 0 */
     uint64_t shared_size;               /* multiple of 4 KiB */
+    uint8_t mode;                       /* enum proto_mode */
+    uint16_t doorbell;                  /* EXIT: I/O port, 0 = MMIO; VMFUNC: 0 */
 };
 
 struct proto_negotiate_err {
@@ -311,7 +331,9 @@ int proto_dec_feed(struct proto_dec *d, const uint8_t *data, size_t len, size_t 
 int proto_decode(const uint8_t *buf, size_t len, size_t *used, struct proto_msg *out,
                  struct proto_err *err);
 
-/* The largest body a message of TYPE may have (0 if TYPE is unknown). */
+/* The largest body a message of TYPE may have at VERSION (0 if TYPE or
+ * VERSION is unknown), and the same at PROTO_VERSION. */
+uint32_t proto_body_max_v(unsigned version, unsigned type);
 uint32_t proto_body_max(unsigned type);
 
 /* --- encoding ----------------------------------------------------------------------- */

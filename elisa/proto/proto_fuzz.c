@@ -57,7 +57,8 @@ static struct pass pass_whole, pass_chunked;
 /* An oracle for the header, written from README.md's rules rather than
  * from the decoder: the header at DATA[START] is one the decoder must
  * accept (our magic, version, a known type, no flags, length within the
- * type's limit). */
+ * type's limit at that version: NEGOTIATE_OK is 46 bytes at version 1 and
+ * 49 at version 2, every other type the same in both). */
 static int header_ok(uint64_t start)
 {
     const uint8_t *h = cur_data + start;
@@ -73,7 +74,9 @@ static int header_ok(uint64_t start)
     length = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
     return version >= PROTO_VERSION_MIN && version <= PROTO_VERSION_MAX &&
            type >= PROTO_TYPE_FIRST && type <= PROTO_TYPE_LAST && flags == 0 &&
-           length <= proto_body_max(type) && length <= PROTO_BODY_MAX;
+           length <= (type == PROTO_NEGOTIATE_OK ? (version == 1 ? 46u : 49u)
+                                                 : proto_body_max(type)) &&
+           length <= PROTO_BODY_MAX;
 }
 
 static void on_message(struct pass *p, uint64_t start, uint64_t end, int chunking)

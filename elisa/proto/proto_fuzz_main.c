@@ -10,8 +10,9 @@
  *
  * Seeds are made at start from valid encodings (proto_enc_*): every
  * message type with short and longest strings, LIST_OK with 0, 1 and 32
- * entries, streams of several messages, plus a few invalid ones (HTTP,
- * version 2, unknown type, flags, a huge length).  Each seed runs first
+ * entries, NEGOTIATE_OK in both modes and at version 1, streams of
+ * several messages, plus a few invalid ones (HTTP, version 3, unknown
+ * type, flags, a huge length).  Each seed runs first
  * as it is and with every single byte of its header changed to a few
  * boundary values; then N seeded random mutations.  Every input goes
  * through the decoder whole and in random pieces (proto_fuzz.c).
@@ -96,14 +97,20 @@ static void build_corpus(void)
     struct proto_negotiate ng = { 0, 2u << 20, "vmnet" };
     struct proto_negotiate ng0 = { 3, 0, "nop" };
     struct proto_negotiate_ok no = { 0, 0x7ffd000, 0xffff800000200000ull, VMF_CTX_DEFAULT,
-                                     VMF_CTX_GATE, VMF_CTX_SUB, 0x40, 0x80000000ull, 2u << 20 };
-    struct proto_negotiate_ok no0 = { 1, 0x1000, 0x7ffffffe0000ull, 0, 1, 2, 0, 0, 0 };
+                                     VMF_CTX_GATE, VMF_CTX_SUB, 0x40, 0x80000000ull, 2u << 20,
+                                     PROTO_MODE_VMFUNC, 0 };
+    struct proto_negotiate_ok no0 = { 1, 0x1000, 0x7ffffffe0000ull, 0, 1, 2, 0, 0, 0,
+                                      PROTO_MODE_VMFUNC, 0 };
+    /* The exit-based fallback: mailbox page, doorbell, indexes 0. */
+    struct proto_negotiate_ok nox = { 2, 0xc0008000ull, 0xc0008000ull, 0, 0, 0, 0x40,
+                                      0xc0a00000ull, 0x101000, PROTO_MODE_EXIT, 0x0e1a };
+    struct proto_msg v1;
     struct proto_negotiate_err ne = { 2, PROTO_NEG_NO_APP, "no app \"foo\" on this manager" };
     struct proto_enable en = { PROTO_VCPU_ALL, "guest-1" };
     struct proto_enable en0 = { 0, "" };
     struct proto_ok ok = { PROTO_ENABLE };
     struct proto_list li = { 0 };
-    struct proto_error er = { PROTO_E_VERSION, 1, 1, "unsupported version 2 (supported 1..1)" };
+    struct proto_error er = { PROTO_E_VERSION, 1, 2, "unsupported version 3 (supported 1..2)" };
     struct proto_hello hl;
     struct proto_negotiate_err nel;
     struct proto_error erl;
@@ -116,6 +123,13 @@ static void build_corpus(void)
     c_new(); c_add(proto_enc_negotiate(m, sizeof(m), 3, &ng0), m); c_end();
     c_new(); c_add(proto_enc_negotiate_ok(m, sizeof(m), 2, &no), m); c_end();
     c_new(); c_add(proto_enc_negotiate_ok(m, sizeof(m), 3, &no0), m); c_end();
+    c_new(); c_add(proto_enc_negotiate_ok(m, sizeof(m), 4, &nox), m); c_end();
+    memset(&v1, 0, sizeof(v1));   /* what a version-1 guest is sent */
+    v1.type = PROTO_NEGOTIATE_OK;
+    v1.version = 1;
+    v1.req_id = 5;
+    v1.u.negotiate_ok = no;
+    c_new(); c_add(proto_encode(m, sizeof(m), &v1), m); c_end();
     c_new(); c_add(proto_enc_negotiate_err(m, sizeof(m), 4, &ne), m); c_end();
     c_new(); c_add(proto_enc_enable(m, sizeof(m), 5, &en), m); c_end();
     c_new(); c_add(proto_enc_disable(m, sizeof(m), 6, &en0), m); c_end();
@@ -169,6 +183,7 @@ static void build_corpus(void)
     c_new();
     c_add(proto_enc_hello_ok(m, sizeof(m), 1, &ho), m);
     c_add(proto_enc_negotiate_ok(m, sizeof(m), 2, &no), m);
+    c_add(proto_enc_negotiate_ok(m, sizeof(m), 6, &nox), m);
     c_add(proto_enc_negotiate_err(m, sizeof(m), 3, &ne), m);
     c_add(proto_enc_ok(m, sizeof(m), 4, &ok), m);
     c_add(proto_enc_error(m, sizeof(m), 5, &er), m);
@@ -186,7 +201,7 @@ static void build_corpus(void)
     c_new(); c_raw("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11); c_end(); /* TLS */
     {
         int n = proto_enc_hello(m, sizeof(m), 1, &h);
-        m[PROTO_OFF_VERSION] = 2;                 /* a newer peer's header */
+        m[PROTO_OFF_VERSION] = 3;                 /* a newer peer's header */
         c_new(); c_add(n, m); c_end();
         m[PROTO_OFF_VERSION] = 1;
         m[PROTO_OFF_TYPE] = 0x63;                 /* unknown type */

@@ -106,12 +106,37 @@ static void test_header_bytes(void **state)
     assert_int_equal(PROTO_MAGIC, (uint32_t)'E' | (uint32_t)'L' << 8 | (uint32_t)'S' << 16 |
                                   (uint32_t)'A' << 24);
 
-    /* NEGOTIATE_OK: fixed 46-byte body, fields at the README's offsets. */
-    struct proto_negotiate_ok no = { 5, 0x11000, 0x7f0000001000ull, 0, 1, 2, 0x1234,
-                                     0x200000, 0x400000 };
+    /* NEGOTIATE_OK version 2: fixed 49-byte body, fields at the README's
+     * offsets (mode and doorbell right after vcpu). */
+    struct proto_negotiate_ok no = { 5, 0x11000, 0x7f0000001000ull, 0, 0, 0, 0x1234,
+                                     0x200000, 0x400000, PROTO_MODE_EXIT, 0x0e1a };
     n = proto_enc_negotiate_ok(buf, sizeof(buf), 9, &no);
-    assert_int_equal(n, (int)PROTO_HDR_SIZE + 46);
+    assert_int_equal(n, (int)PROTO_HDR_SIZE + 49);
+    assert_int_equal(buf[PROTO_OFF_VERSION], 2);
     const uint8_t *b = buf + PROTO_HDR_SIZE;
+    assert_int_equal(b[0], 5);                      /* vcpu @0 */
+    assert_int_equal(b[4], PROTO_MODE_EXIT);        /* mode @4 */
+    assert_int_equal(b[5], 0x1a);                   /* doorbell @5 */
+    assert_int_equal(b[6], 0x0e);
+    assert_int_equal(b[7 + 1], 0x10);               /* gate_gpa @7: 0x11000 */
+    assert_int_equal(b[7 + 2], 0x01);
+    assert_int_equal(b[15 + 5], 0x7f);              /* gate_gva @15 */
+    assert_int_equal(b[23] | b[25] | b[27], 0);     /* idx_* @23, 25, 27: 0 in EXIT mode */
+    assert_int_equal(b[29], 0x34);                  /* entry_offset @29 */
+    assert_int_equal(b[30], 0x12);
+    assert_int_equal(b[33 + 2], 0x20);              /* shared_gpa @33 */
+    assert_int_equal(b[41 + 2], 0x40);              /* shared_size @41 */
+
+    /* Version 1: the 46-byte body without mode and doorbell. */
+    struct proto_negotiate_ok v1 = { 5, 0x11000, 0x7f0000001000ull, 0, 1, 2, 0x1234,
+                                     0x200000, 0x400000, PROTO_MODE_VMFUNC, 0 };
+    memset(&msg, 0, sizeof(msg));
+    msg.type = PROTO_NEGOTIATE_OK;
+    msg.version = 1;
+    msg.u.negotiate_ok = v1;
+    n = proto_encode(buf, sizeof(buf), &msg);
+    assert_int_equal(n, (int)PROTO_HDR_SIZE + 46);
+    assert_int_equal(buf[PROTO_OFF_VERSION], 1);
     assert_int_equal(b[0], 5);                      /* vcpu @0 */
     assert_int_equal(b[4 + 1], 0x10);               /* gate_gpa @4: 0x11000 */
     assert_int_equal(b[4 + 2], 0x01);
@@ -151,6 +176,16 @@ static void test_body_limits(void **state)
     assert_true(proto_body_max(PROTO_LIST_OK) <= PROTO_BODY_MAX);
     assert_int_equal(proto_body_max(0), 0);
     assert_int_equal(proto_body_max(PROTO_TYPE_LAST + 1), 0);
+    /* Only NEGOTIATE_OK differs between the versions. */
+    assert_int_equal(proto_body_max_v(1, PROTO_NEGOTIATE_OK), 46);
+    assert_int_equal(proto_body_max_v(2, PROTO_NEGOTIATE_OK), 49);
+    assert_int_equal(proto_body_max(PROTO_NEGOTIATE_OK), 49);
+    for (unsigned t = PROTO_TYPE_FIRST; t <= PROTO_TYPE_LAST; t++) {
+        if (t != PROTO_NEGOTIATE_OK)
+            assert_int_equal(proto_body_max_v(1, t), proto_body_max_v(2, t));
+        assert_int_equal(proto_body_max_v(0, t), 0);
+        assert_int_equal(proto_body_max_v(PROTO_VERSION_MAX + 1, t), 0);
+    }
 }
 
 /* ---- each message round trip ------------------------------------------------------ */
@@ -182,7 +217,7 @@ static void test_roundtrip_negotiate(void **state)
     struct proto_negotiate ng = { 3, 16u << 20, "vmnet" };
     struct proto_negotiate_ok no = { 3, 0xfee00000ull - 0x100000, 0xffffffffc0000000ull,
                                      VMF_CTX_DEFAULT, VMF_CTX_GATE, VMF_CTX_SUB, 0x80,
-                                     0x100000000ull, 16u << 20 };
+                                     0x100000000ull, 16u << 20, PROTO_MODE_VMFUNC, 0 };
     struct proto_negotiate_err ne = { 3, PROTO_NEG_NO_MEMORY, "shared size 16777216 over 4 MiB" };
 
     roundtrip(proto_enc_negotiate(buf, sizeof(buf), 2, &ng), PROTO_NEGOTIATE);
@@ -202,10 +237,34 @@ static void test_roundtrip_negotiate(void **state)
     assert_true(msg.u.negotiate_ok.shared_gpa == 0x100000000ull);
     assert_true(msg.u.negotiate_ok.shared_size == 16u << 20);
 
+    assert_int_equal(msg.u.negotiate_ok.mode, PROTO_MODE_VMFUNC);
+    assert_int_equal(msg.u.negotiate_ok.doorbell, 0);
+
     /* No shared memory: size 0 and address 0. */
     no.shared_gpa = 0;
     no.shared_size = 0;
     roundtrip(proto_enc_negotiate_ok(buf, sizeof(buf), 2, &no), PROTO_NEGOTIATE_OK);
+
+    /* EXIT mode: a mailbox page, a doorbell, no EPTP-list indexes. */
+    struct proto_negotiate_ok ex = { 1, 0xc0004000ull, 0xc0004000ull, 0, 0, 0, 0x40,
+                                     0xc0600000ull, 0x101000, PROTO_MODE_EXIT, 0x0e1a };
+    roundtrip(proto_enc_negotiate_ok(buf, sizeof(buf), 2, &ex), PROTO_NEGOTIATE_OK);
+    assert_int_equal(msg.version, 2);
+    assert_int_equal(msg.u.negotiate_ok.mode, PROTO_MODE_EXIT);
+    assert_int_equal(msg.u.negotiate_ok.doorbell, 0x0e1a);
+    assert_true(msg.u.negotiate_ok.gate_gpa == 0xc0004000ull);
+    assert_true(msg.u.negotiate_ok.shared_size == 0x101000);
+
+    /* Version 1 (an older guest): decodes as VMFUNC, re-encodes at 1. */
+    memset(&msg2, 0, sizeof(msg2));
+    msg2.type = PROTO_NEGOTIATE_OK;
+    msg2.version = 1;
+    msg2.req_id = 2;
+    msg2.u.negotiate_ok = no;
+    roundtrip(proto_encode(buf, sizeof(buf), &msg2), PROTO_NEGOTIATE_OK);
+    assert_int_equal(msg.version, 1);
+    assert_int_equal(msg.u.negotiate_ok.mode, PROTO_MODE_VMFUNC);
+    assert_int_equal(msg.u.negotiate_ok.doorbell, 0);
 
     roundtrip(proto_enc_negotiate_err(buf, sizeof(buf), 2, &ne), PROTO_NEGOTIATE_ERR);
     assert_int_equal(msg.u.negotiate_err.code, PROTO_NEG_NO_MEMORY);
@@ -423,9 +482,11 @@ static void test_err_strings(void **state)
 static void test_err_values(void **state)
 {
     (void)state;
-    struct proto_negotiate_ok good = { 0, 0x10000, 0x400000, 0, 1, 2, 0, 0x100000, 0x2000 };
+    struct proto_negotiate_ok good = { 0, 0x10000, 0x400000, 0, 1, 2, 0, 0x100000, 0x2000,
+                                       PROTO_MODE_VMFUNC, 0 };
     struct proto_negotiate_ok no;
     struct proto_err e;
+    size_t used;
     int n;
 
 #define NO_BAD(field_, value_, off_)                                                    \
@@ -435,8 +496,8 @@ static void test_err_values(void **state)
         assert_int_equal(proto_enc_negotiate_ok(buf, sizeof(buf), 0, &no), -PROTO_E_VALUE); \
         /* and the decoder: the good encoding with the field patched */                 \
         n = proto_enc_negotiate_ok(buf, sizeof(buf), 0, &good);                         \
-        assert_int_equal(n, (int)PROTO_HDR_SIZE + 46);                                  \
-        if ((off_) == 20 || (off_) == 22 || (off_) == 24)                               \
+        assert_int_equal(n, (int)PROTO_HDR_SIZE + 49);                                  \
+        if ((off_) == 23 || (off_) == 25 || (off_) == 27 || (off_) == 5)                \
             put16(buf + PROTO_HDR_SIZE + (off_), (uint16_t)(value_));                   \
         else if ((off_) == 0)                                                           \
             put32(buf + PROTO_HDR_SIZE, (uint32_t)(value_));                            \
@@ -446,19 +507,64 @@ static void test_err_values(void **state)
     } while (0)
 
     NO_BAD(vcpu, PROTO_VCPU_ALL, 0);
-    NO_BAD(gate_gpa, 0x10001, 4);                       /* unaligned */
-    NO_BAD(gate_gpa, PROTO_GPA_LIMIT, 4);               /* beyond 2^52 */
-    NO_BAD(gate_gva, 0x400800, 12);                     /* unaligned */
-    NO_BAD(gate_gva, 0x0000800000000000ull, 12);        /* non-canonical */
-    NO_BAD(gate_gva, 0x00007ffffffff000ull, 12);        /* block crosses the hole */
-    NO_BAD(gate_gva, 0xfffffffffffff000ull, 12);        /* wraps past 2^64 */
-    NO_BAD(idx_default, PROTO_EPTP_LIST_SIZE, 20);
-    NO_BAD(idx_gate, 0, 22);                            /* = idx_default */
-    NO_BAD(idx_sub, 1, 24);                             /* = idx_gate */
-    NO_BAD(idx_sub, 512, 24);
-    NO_BAD(shared_gpa, 0x100800, 30);
-    NO_BAD(shared_size, 0x2001, 38);
-    NO_BAD(shared_size, PROTO_GPA_LIMIT, 38);           /* ends beyond 2^52 */
+    NO_BAD(doorbell, 0x0e1a, 5);                        /* VMFUNC mode has none */
+    NO_BAD(gate_gpa, 0x10001, 7);                       /* unaligned */
+    NO_BAD(gate_gpa, PROTO_GPA_LIMIT, 7);               /* beyond 2^52 */
+    NO_BAD(gate_gva, 0x400800, 15);                     /* unaligned */
+    NO_BAD(gate_gva, 0x0000800000000000ull, 15);        /* non-canonical */
+    NO_BAD(gate_gva, 0x00007ffffffff000ull, 15);        /* block crosses the hole */
+    NO_BAD(gate_gva, 0xfffffffffffff000ull, 15);        /* wraps past 2^64 */
+    NO_BAD(idx_default, PROTO_EPTP_LIST_SIZE, 23);
+    NO_BAD(idx_gate, 0, 25);                            /* = idx_default */
+    NO_BAD(idx_sub, 1, 27);                             /* = idx_gate */
+    NO_BAD(idx_sub, 512, 27);
+    NO_BAD(shared_gpa, 0x100800, 33);
+    NO_BAD(shared_size, 0x2001, 41);
+    NO_BAD(shared_size, PROTO_GPA_LIMIT, 41);           /* ends beyond 2^52 */
+
+    /* EXIT mode: the indexes must be 0; any doorbell (0: MMIO). */
+    good.mode = PROTO_MODE_EXIT;
+    good.doorbell = 0x0e1a;
+    good.idx_gate = 0;
+    good.idx_sub = 0;
+    NO_BAD(idx_default, 1, 23);
+    NO_BAD(idx_gate, 1, 25);
+    NO_BAD(idx_sub, 2, 27);
+    e = (struct proto_err){ 0 };
+    /* A mode that does not exist: a bad enum at body offset 4. */
+    for (unsigned bad_mode = 0; bad_mode < 256; bad_mode += 3) {
+        if (bad_mode == PROTO_MODE_VMFUNC || bad_mode == PROTO_MODE_EXIT)
+            continue;
+        n = proto_enc_negotiate_ok(buf, sizeof(buf), 0, &good);
+        buf[PROTO_HDR_SIZE + 4] = (uint8_t)bad_mode;
+        e = expect_error(buf, (size_t)n, PROTO_E_ENUM, PROTO_HDR_SIZE + 4);
+        assert_int_equal(e.value, bad_mode);
+        no = good;
+        no.mode = (uint8_t)bad_mode;
+        assert_true(proto_enc_negotiate_ok(buf, sizeof(buf), 0, &no) < 0);
+    }
+    /* An EXIT-mode answer cannot be said at version 1, and a version-1
+     * NEGOTIATE_OK is exactly 46 bytes (refused at the header). */
+    memset(&msg, 0, sizeof(msg));
+    msg.type = PROTO_NEGOTIATE_OK;
+    msg.version = 1;
+    msg.u.negotiate_ok = good;
+    assert_int_equal(proto_encode(buf, sizeof(buf), &msg), -PROTO_E_VALUE);
+    n = proto_enc_negotiate_ok(buf, sizeof(buf), 0, &good);
+    put16(buf + PROTO_OFF_VERSION, 1);
+    e = expect_error(buf, (size_t)n, PROTO_E_LENGTH, PROTO_OFF_LENGTH);
+    assert_int_equal(e.limit, 46);
+    no = good;
+    no.doorbell = 0;   /* the MMIO doorbell */
+    n = proto_enc_negotiate_ok(buf, sizeof(buf), 0, &no);
+    assert_int_equal(n, (int)PROTO_HDR_SIZE + 49);
+    assert_int_equal(proto_decode(buf, (size_t)n, &used, &msg, NULL), PROTO_MESSAGE);
+    assert_int_equal(msg.u.negotiate_ok.mode, PROTO_MODE_EXIT);
+    assert_int_equal(msg.u.negotiate_ok.doorbell, 0);
+    good.mode = PROTO_MODE_VMFUNC;
+    good.doorbell = 0;
+    good.idx_gate = 1;
+    good.idx_sub = 2;
 #undef NO_BAD
     /* Overlap with the gate block: found once both ranges are read, so
      * reported on shared_size. */
@@ -466,8 +572,8 @@ static void test_err_values(void **state)
     no.shared_gpa = 0x11000;
     assert_int_equal(proto_enc_negotiate_ok(buf, sizeof(buf), 0, &no), -PROTO_E_VALUE);
     n = proto_enc_negotiate_ok(buf, sizeof(buf), 0, &good);
-    put64(buf + PROTO_HDR_SIZE + 30, 0x11000);
-    e = expect_error(buf, (size_t)n, PROTO_E_VALUE, PROTO_HDR_SIZE + 38);
+    put64(buf + PROTO_HDR_SIZE + 33, 0x11000);
+    e = expect_error(buf, (size_t)n, PROTO_E_VALUE, PROTO_HDR_SIZE + 41);
     assert_string_equal(e.field, "negotiate_ok.shared_size");
     /* An address without a size: "none" has no address. */
     no = good;
@@ -529,7 +635,7 @@ static void test_err_values(void **state)
     msg.version = 1;
     assert_int_equal(proto_encode(buf, sizeof(buf), &msg), -PROTO_E_INVAL);
     msg.type = PROTO_LIST;
-    msg.version = 2;
+    msg.version = PROTO_VERSION_MAX + 1;
     assert_int_equal(proto_encode(buf, sizeof(buf), &msg), -PROTO_E_VERSION);
     msg.version = 1;
     msg.flags = 1;
@@ -667,21 +773,24 @@ static void test_versions(void **state)
     assert_int_equal(proto_version_pick(2, 1, 1, 1, &v), -PROTO_E_VALUE);
 
     /* A newer peer's HELLO (speaks 1..5) is readable: HELLO is frozen at
-     * header version 1, so we learn its range and pick 1. */
+     * header version 1, so we learn its range and pick our highest, 2. */
     struct proto_hello h = { 1, 5, PROTO_ROLE_GUEST, "future" };
     int n = proto_enc_hello(buf, sizeof(buf), 1, &h);
     assert_int_equal(proto_decode(buf, (size_t)n, &used, &msg, NULL), PROTO_MESSAGE);
     assert_int_equal(proto_version_pick(PROTO_VERSION_MIN, PROTO_VERSION_MAX, msg.u.hello.ver_min,
                                         msg.u.hello.ver_max, &v), 0);
+    assert_int_equal(v, 2);
+    /* A version-1 peer gets version 1. */
+    assert_int_equal(proto_version_pick(PROTO_VERSION_MIN, PROTO_VERSION_MAX, 1, 1, &v), 0);
     assert_int_equal(v, 1);
 
-    /* A newer peer that speaks only 2..3: no common version; the reply is
+    /* A newer peer that speaks only 3..4: no common version; the reply is
      * ERROR(VERSION) with our range, which that peer can read (v1). */
-    h.ver_min = 2;
-    h.ver_max = 3;
+    h.ver_min = 3;
+    h.ver_max = 4;
     n = proto_enc_hello(buf, sizeof(buf), 1, &h);
     assert_int_equal(proto_decode(buf, (size_t)n, &used, &msg, NULL), PROTO_MESSAGE);
-    assert_int_equal(proto_version_pick(PROTO_VERSION_MIN, PROTO_VERSION_MAX, 2, 3, &v),
+    assert_int_equal(proto_version_pick(PROTO_VERSION_MIN, PROTO_VERSION_MAX, 3, 4, &v),
                      -PROTO_E_VERSION);
     struct proto_error er = { PROTO_E_VERSION, PROTO_VERSION_MIN, PROTO_VERSION_MAX,
                               "no common version" };
@@ -689,19 +798,19 @@ static void test_versions(void **state)
     assert_int_equal(buf[PROTO_OFF_VERSION], PROTO_VERSION_HELLO);   /* frozen ERROR */
     assert_int_equal(proto_decode(buf, (size_t)n, &used, &msg, NULL), PROTO_MESSAGE);
     assert_int_equal(msg.u.error.ver_min, 1);
-    assert_int_equal(msg.u.error.ver_max, 1);
+    assert_int_equal(msg.u.error.ver_max, 2);
 
-    /* A newer peer sending a version-2 message: refused at the header
+    /* A newer peer sending a version-3 message: refused at the header
      * with our supported range, and the ERROR reply carries it. */
     uint8_t b[4] = { 0, 0, 0, 0 };
-    raw(buf, 2, PROTO_LIST, 0, 4, 9, b, 4);
+    raw(buf, 3, PROTO_LIST, 0, 4, 9, b, 4);
     e = expect_error(buf, 24, PROTO_E_VERSION, PROTO_OFF_VERSION);
-    assert_int_equal(e.value, 2);
+    assert_int_equal(e.value, 3);
     assert_int_equal(e.ver_min, PROTO_VERSION_MIN);
     assert_int_equal(e.ver_max, PROTO_VERSION_MAX);
     proto_err_format(&e, line, sizeof(line));
     assert_non_null(strstr(line, "unsupported version"));
-    assert_non_null(strstr(line, "2 (supported 1..1)"));
+    assert_non_null(strstr(line, "3 (supported 1..2)"));
     n = proto_enc_error_for(buf2, sizeof(buf2), 9, &e);
     assert_true(n > 0);
     assert_int_equal(proto_decode(buf2, (size_t)n, &used, &msg, NULL), PROTO_MESSAGE);
@@ -710,7 +819,18 @@ static void test_versions(void **state)
     assert_int_equal(msg.u.error.code, PROTO_E_VERSION);
     assert_int_equal(msg.u.error.ver_min, PROTO_VERSION_MIN);
     assert_int_equal(msg.u.error.ver_max, PROTO_VERSION_MAX);
-    assert_non_null(strstr(msg.u.error.text, "supported 1..1"));
+    assert_non_null(strstr(msg.u.error.text, "supported 1..2"));
+
+    /* A decoder narrowed to version 1 (after a version-1 HELLO) refuses a
+     * version-2 message, but still reads the frozen ERROR. */
+    proto_dec_init(&dec);
+    assert_int_equal(proto_dec_set_versions(&dec, 1, 1), 0);
+    raw(buf, 2, PROTO_LIST, 0, 4, 9, b, 4);
+    assert_int_equal(proto_dec_feed(&dec, buf, 24, &used, &msg), -PROTO_E_VERSION);
+    proto_dec_init(&dec);
+    assert_int_equal(proto_dec_set_versions(&dec, 2, 2), 0);
+    n = proto_enc_error(buf, sizeof(buf), 1, &er);
+    assert_int_equal(proto_dec_feed(&dec, buf, (size_t)n, &used, &msg), PROTO_MESSAGE);
 
     /* An older peer: version 0 never existed (and a HELLO range starting
      * at 0 is refused too). */
