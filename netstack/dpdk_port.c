@@ -1,6 +1,8 @@
 /*
- * dpdk_port.c - netstack/port.h on DPDK 22.11: EAL start-up, port 0 with one
- * rx and one tx queue, burst rx/tx, checksum offloads, clean shutdown.
+ * dpdk_port.c - the DPDK device of netstack/port_devices.h (ZP_NET_DEVICE=dpdk,
+ * the default) on DPDK 22.11: EAL start-up from ZP_NET_DEV / ZP_DPDK_ARGS,
+ * port 0 with one rx and one tx queue, burst rx/tx, checksum offloads,
+ * clean shutdown.
  *
  * The only file of the kit that includes DPDK headers (they clash with
  * lwIP's).  Everything is single-threaded: the stack's lock serialises calls.
@@ -32,6 +34,8 @@
 #include <rte_udp.h>
 
 #include "port.h"
+#include "port_devices.h"
+#include "stack.h"
 
 /*
  * Receive pool: lwIP keeps received frames (mbufs) referenced in its TCP
@@ -61,6 +65,7 @@ static struct {
 	 * once its peer has gone). */
 	uint64_t rx_frames, tx_frames;
 	uint64_t rx_dropped;          /* chained or buffer-filling frames */
+	uint64_t tx_calls;            /* flushes that had frames to send */
 	char runtime_dir[PATH_MAX];   /* EAL's runtime dir, if we created it */
 	/* rte_eal_init keeps pointers into argv (device arguments): keep it. */
 	char argbuf[4096];
@@ -359,7 +364,7 @@ static int port_setup(uint16_t port, struct ns_port_info *info, char *err, size_
 	return 0;
 }
 
-int ns_port_start(const char *args, struct ns_port_info *info, char *err, size_t errlen)
+static int eal_port_start(const char *args, struct ns_port_info *info, char *err, size_t errlen)
 {
 	cpu_set_t cpus;
 	char line[200], prefix[128], rdir[PATH_MAX];
@@ -430,7 +435,7 @@ int ns_port_start(const char *args, struct ns_port_info *info, char *err, size_t
 		goto fail;
 	log_capture_end();
 	P.ntx = 0;
-	P.tx_dropped = P.rx_frames = P.tx_frames = P.rx_dropped = 0;
+	P.tx_dropped = P.rx_frames = P.tx_frames = P.rx_dropped = P.tx_calls = 0;
 	P.started = 1;
 	return 0;
 
@@ -466,7 +471,7 @@ static uint16_t frame_flags(uint64_t ol)
 	return f;
 }
 
-unsigned ns_port_rx(struct ns_frame *frames, unsigned max)
+static unsigned dpdk_port_rx(struct ns_frame *frames, unsigned max)
 {
 	struct rte_mbuf *m[64];
 	unsigned got = 0;
@@ -496,15 +501,15 @@ unsigned ns_port_rx(struct ns_frame *frames, unsigned max)
 	return got;
 }
 
-void ns_port_free(void *handle)
+static void dpdk_port_free(void *handle)
 {
-	/* After ns_port_stop the pools are gone with EAL's memory: frames
+	/* After dpdk_port_stop the pools are gone with EAL's memory: frames
 	 * lwIP still holds at exit are simply forgotten. */
 	if (P.started)
 		rte_pktmbuf_free((struct rte_mbuf *)handle);
 }
 
-void *ns_port_tx_alloc(void **data, unsigned *room)
+static void *dpdk_port_tx_alloc(void **data, unsigned *room)
 {
 	struct rte_mbuf *m = P.started ? rte_pktmbuf_alloc(P.tx_pool) : NULL;
 
@@ -515,10 +520,12 @@ void *ns_port_tx_alloc(void **data, unsigned *room)
 	return m;
 }
 
-void ns_port_tx_flush(void)
+static void dpdk_port_tx_flush(void)
 {
 	unsigned sent = 0;
 
+	if (P.ntx)
+		P.tx_calls++;
 	for (unsigned tries = 0; sent < P.ntx && tries < TX_RETRIES; tries++)
 		sent += rte_eth_tx_burst(P.port, 0, P.txq + sent, (uint16_t)(P.ntx - sent));
 	P.tx_frames += sent;
@@ -562,8 +569,8 @@ static void set_tx_offloads(struct rte_mbuf *m, unsigned want, uint8_t l2, uint8
 	m->ol_flags |= ol;
 }
 
-int ns_port_tx_queue(void *handle, uint16_t len, unsigned cksum_offloads,
-                     uint8_t l2_len, uint8_t l3_len)
+static int dpdk_port_tx_queue(void *handle, uint16_t len, unsigned cksum_offloads,
+                              uint8_t l2_len, uint8_t l3_len)
 {
 	struct rte_mbuf *m = handle;
 	uint64_t before = P.tx_dropped;
@@ -574,11 +581,11 @@ int ns_port_tx_queue(void *handle, uint16_t len, unsigned cksum_offloads,
 		set_tx_offloads(m, cksum_offloads, l2_len, l3_len);
 	P.txq[P.ntx++] = m;
 	if (P.ntx == TX_BURST)
-		ns_port_tx_flush();
+		dpdk_port_tx_flush();
 	return P.tx_dropped == before ? 0 : -1;
 }
 
-int ns_port_link_up(void)
+static int dpdk_port_link_up(void)
 {
 	struct rte_eth_link link;
 
@@ -587,7 +594,7 @@ int ns_port_link_up(void)
 	return link.link_status == RTE_ETH_LINK_UP;
 }
 
-void ns_port_stats(struct ns_port_stats *s)
+static void dpdk_port_stats(struct ns_port_stats *s)
 {
 	struct rte_eth_stats st;
 
@@ -596,6 +603,7 @@ void ns_port_stats(struct ns_port_stats *s)
 	s->opackets = P.tx_frames;
 	s->oerrors = P.tx_dropped;
 	s->ierrors = P.rx_dropped;
+	s->tx_calls = P.tx_calls;
 	if (!P.started || rte_eth_stats_get(P.port, &st) != 0)
 		return;
 	s->imissed = st.imissed;
@@ -604,11 +612,11 @@ void ns_port_stats(struct ns_port_stats *s)
 	s->rx_nombuf = st.rx_nombuf;
 }
 
-void ns_port_stop(void)
+static void dpdk_port_stop(void)
 {
 	if (!P.started)
 		return;
-	ns_port_tx_flush();
+	dpdk_port_tx_flush();
 	P.started = 0;
 	rte_eth_dev_stop(P.port);
 	rte_eth_dev_close(P.port);
@@ -617,3 +625,59 @@ void ns_port_stop(void)
 		remove_runtime_dir(P.runtime_dir);
 	P.runtime_dir[0] = '\0';
 }
+
+/* --- the device -------------------------------------------------------------- */
+
+/* EAL's arguments from the application's environment: ZP_DPDK_ARGS as
+ * given, or this machine's defaults (ns_stack_default_args) plus
+ * --vdev=ZP_NET_DEV. */
+static int eal_args_from_env(const char *(*getenv_fn)(const char *), char *args, size_t len,
+                             char *err, size_t errlen)
+{
+	const char *dpdk = getenv_fn("ZP_DPDK_ARGS");
+	const char *dev = getenv_fn("ZP_NET_DEV");
+
+	if (dpdk && *dpdk) {
+		if ((size_t)snprintf(args, len, "%s", dpdk) >= len) {
+			set_err(err, errlen, "netstack: ZP_DPDK_ARGS is too long (max %zu bytes)", len - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if (dev && *dev) {
+		char def[512];
+		ns_stack_default_args(def, sizeof(def));
+		if ((size_t)snprintf(args, len, "%s --vdev=%s", def, dev) >= len) {
+			set_err(err, errlen, "netstack: ZP_NET_DEV is too long");
+			return -1;
+		}
+		return 0;
+	}
+	set_err(err, errlen, "netstack: no network device: set ZP_NET_DEV "
+	        "(e.g. net_memif0,role=server,socket=/run/exitless.sock or net_tap0,iface=zp0) "
+	        "or ZP_DPDK_ARGS (full EAL arguments), or ZP_NET_DEVICE=vmnet for an ELISA vmnet port");
+	return -1;
+}
+
+static int dpdk_port_start(const char *(*getenv_fn)(const char *), struct ns_port_info *info,
+                           char *err, size_t errlen)
+{
+	char args[1024];
+
+	if (eal_args_from_env(getenv_fn, args, sizeof(args), err, errlen) < 0)
+		return -1;
+	return eal_port_start(args, info, err, errlen);
+}
+
+const struct ns_port_device ns_port_device_dpdk = {
+	.name = "dpdk",
+	.start = dpdk_port_start,
+	.rx = dpdk_port_rx,
+	.free = dpdk_port_free,
+	.tx_alloc = dpdk_port_tx_alloc,
+	.tx_queue = dpdk_port_tx_queue,
+	.tx_flush = dpdk_port_tx_flush,
+	.link_up = dpdk_port_link_up,
+	.stats = dpdk_port_stats,
+	.stop = dpdk_port_stop,
+};

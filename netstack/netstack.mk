@@ -1,6 +1,10 @@
-# netstack/ - the user-space TCP/IP stack: lwIP's core over one DPDK port.
+# netstack/ - the user-space TCP/IP stack: lwIP's core over one network
+# device, chosen at run time (ZP_NET_DEVICE=dpdk, the default, or vmnet).
 #
-#   NETSTACK_OBJS     our objects (-fPIC): the stack, lwIP's netif, the DPDK port
+#   NETSTACK_OBJS     our objects (-fPIC): the stack, lwIP's netif, the device
+#                     selection (port_select.c) and both devices: DPDK and
+#                     the ELISA vmnet port (NETSTACK_VMNET_OBJS, rules in
+#                     netstack/vmnet.mk)
 #   NETSTACK_LDLIBS   how to link DPDK into an executable or shared object
 #                     (netstack/dpdk.mk); link $(LWIP_LIB) before it
 #   netstack/tools/nsecho      TCP+UDP echo on port 7 (and --client mode) on
@@ -12,18 +16,31 @@
 include netstack/lwip.mk
 include netstack/dpdk.mk
 
-NETSTACK_H := netstack/port.h netstack/stack.h netstack/netif_port.h $(LWIP_HEADERS)
+NETSTACK_H := netstack/port.h netstack/port_devices.h netstack/stack.h netstack/netif_port.h $(LWIP_HEADERS)
 # Our code: -Werror; lwIP's headers through -isystem (their warnings are not ours).
 NETSTACK_INC    := -Inetstack -Inetstack/lwip -isystem $(LWIP_SRC)/include
 NETSTACK_CFLAGS := $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(NETSTACK_INC)
 
-NETSTACK_OBJS := netstack/stack.o netstack/netif_port.o netstack/tcp_isn.o netstack/dpdk_port.o
+# The vmnet device: our two files and an archive of the ELISA code they run
+# on (the switch's guest side, the app loader, the guest library), compiled
+# again -fPIC into build/netstack-vmnet/ because it ends up inside
+# libzphook_netstack.so, whose --exclude-libs,ALL then hides it.  Named here
+# because the rules that link NETSTACK_OBJS are read before
+# netstack/vmnet.mk (which has their rules).
+NETSTACK_VMNET_OBJS := netstack/vmnet_port.o netstack/vmnet_attach.o build/netstack-vmnet/libelisa_pic.a
+
+NETSTACK_OBJS := netstack/stack.o netstack/netif_port.o netstack/tcp_isn.o netstack/port_select.o \
+                 netstack/dpdk_port.o $(NETSTACK_VMNET_OBJS)
 
 netstack/stack.o netstack/netif_port.o netstack/tcp_isn.o: netstack/%.o: netstack/%.c $(NETSTACK_H) $(LWIP_STAMP)
 	$(CC) $(NETSTACK_CFLAGS) -c $< -o $@
 
+# Neither DPDK nor lwIP: only the device tables.
+netstack/port_select.o: netstack/port_select.c netstack/port.h netstack/port_devices.h
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Inetstack -c $< -o $@
+
 # The only DPDK file: no lwIP includes.
-netstack/dpdk_port.o: netstack/dpdk_port.c netstack/port.h
+netstack/dpdk_port.o: netstack/dpdk_port.c netstack/port.h netstack/port_devices.h netstack/stack.h
 	$(CC) $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden -Inetstack $(DPDK_CFLAGS) -c $< -o $@
 
 # --- nsecho ----------------------------------------------------------------

@@ -1,8 +1,18 @@
 /*
- * port.h - one DPDK Ethernet port, seen through types that belong to neither
- * DPDK nor lwIP (their headers clash: IP_DF, ETH_* ...).  Implemented in
- * netstack/dpdk_port.c, the only file that includes DPDK headers.  Used by
- * netstack/netif_port.c, which includes only lwIP headers.
+ * port.h - the network device under the stack (one Ethernet port), seen
+ * through types that belong to neither DPDK nor lwIP (their headers clash:
+ * IP_DF, ETH_* ...).  Used by netstack/netif_port.c (lwIP headers only) and
+ * netstack/stack.c.
+ *
+ * Two ways these functions come to exist:
+ *   - netstack/port_select.c: the device is chosen at run time from the
+ *     application's environment (ZP_NET_DEVICE=dpdk|vmnet, default dpdk)
+ *     among the devices of netstack/port_devices.h: DPDK
+ *     (netstack/dpdk_port.c, the only file that includes DPDK headers) or
+ *     an ELISA vmnet port (netstack/vmnet_port.c).  Only the chosen device
+ *     is ever started: with vmnet, DPDK's EAL is never initialised.
+ *   - netstack/fuzz/port_mem.c: frames in memory, linked in place of
+ *     port_select.c by the fuzz harness.
  *
  * Single-threaded: the caller (the stack's lock) serialises every call.
  */
@@ -25,7 +35,7 @@ struct ns_port_info {
 	uint8_t mac[6];
 	uint16_t mtu;         /* IP MTU (1500 unless the device says otherwise) */
 	unsigned offloads;    /* NS_PORT_* */
-	char driver[32];      /* e.g. "net_memif" */
+	char driver[32];      /* e.g. "net_memif", "vmnet-local" */
 };
 
 /* Per received frame: the device's verdict on checksums. */
@@ -36,7 +46,7 @@ enum {
 	NS_FRAME_L4_CKSUM_BAD  = 1u << 3,
 };
 
-/* A received frame.  handle owns the buffer (an rte_mbuf) until
+/* A received frame.  handle owns the buffer (DPDK: an rte_mbuf) until
  * ns_port_free(handle); data/len stay valid until then.  Frames are always
  * one contiguous segment (the port is configured without scattered rx).
  * At least NS_FRAME_TAILROOM bytes after data + len are readable too (the
@@ -52,12 +62,16 @@ struct ns_frame {
 };
 
 /*
- * Start DPDK's EAL with ARGS (a space-separated argument string as in
- * ZP_DPDK_ARGS), then configure and start port 0 with one rx and one tx
- * queue.  Restores the calling thread's CPU affinity afterwards.  On failure
- * returns -1 with one line in ERR naming the cause and the fix.
+ * Start the device.  It reads its own settings from the application's
+ * environment through GETENV_FN (the hook's namespace has a copy of libc
+ * whose environment is not the application's): ZP_NET_DEVICE picks the
+ * device; DPDK then reads ZP_NET_DEV or ZP_DPDK_ARGS (it starts EAL and
+ * port 0 with one rx and one tx queue, and restores the calling thread's
+ * CPU affinity), vmnet reads ZP_VMNET_* / ZP_ELISA_* (netstack/vmnet_port.h).
+ * On failure returns -1 with one line in ERR naming the cause and the fix.
  */
-int ns_port_start(const char *args, struct ns_port_info *info, char *err, size_t errlen);
+int ns_port_start(const char *(*getenv_fn)(const char *), struct ns_port_info *info,
+                  char *err, size_t errlen);
 
 /* Receive up to MAX frames without blocking; returns how many. */
 unsigned ns_port_rx(struct ns_frame *frames, unsigned max);
@@ -69,7 +83,8 @@ void ns_port_free(void *handle);
  * its length and, if the device offloads them, the checksums to fill
  * (NS_PORT_TX_* bits, l2/l3 header lengths as in the frame).  Queued frames
  * go out in a burst at ns_port_tx_flush or when the burst is full.
- * Returns 0, or -1 if the frame was dropped (queue full).
+ * Returns 0, or -1 if the frame was dropped (queue full).  A buffer from
+ * ns_port_tx_alloc that is not queued goes back with ns_port_free.
  */
 void *ns_port_tx_alloc(void **data, unsigned *room);
 int ns_port_tx_queue(void *handle, uint16_t len, unsigned cksum_offloads,
@@ -81,16 +96,22 @@ void ns_port_tx_flush(void);
  * not free (a driver call): the stack polls it every few milliseconds. */
 int ns_port_link_up(void);
 
-/* Counters the device keeps (ipackets, opackets, imissed, ierrors, oerrors). */
+/* Counters the device keeps (ipackets, opackets, imissed, ierrors, oerrors).
+ * tx_calls: how many times frames were handed to the device (DPDK: bursts
+ * given to rte_eth_tx_burst; vmnet: ELISA calls into the switch), so that
+ * batching can be seen: tx_calls much smaller than opackets. */
 struct ns_port_stats {
 	uint64_t ipackets, opackets, imissed, ierrors, oerrors, rx_nombuf;
+	uint64_t tx_calls;
 };
 void ns_port_stats(struct ns_port_stats *stats);
 
 /*
- * Stop the port and release EAL (rte_eal_cleanup): leaves nothing behind in
- * /var/run/dpdk.  Call once, at exit, in the process that started the port
- * (never in a fork child).
+ * Stop the port and release what it holds (DPDK: rte_eal_cleanup, nothing
+ * left in /var/run/dpdk; vmnet: queued frames switched, shared memory
+ * unmapped).  Call once, at exit, in the process that started the port
+ * (never in a fork child).  ns_port_free stays safe afterwards (frames lwIP
+ * still holds are forgotten).
  */
 void ns_port_stop(void);
 

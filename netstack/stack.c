@@ -131,7 +131,6 @@ static void check_link(void)
 
 int ns_stack_start(const char *(*getenv_fn)(const char *), char *err, size_t errlen)
 {
-	char args[1024];
 	ip4_addr_t addr, mask, gate;
 	struct ns_port_info info;
 
@@ -139,27 +138,11 @@ int ns_stack_start(const char *(*getenv_fn)(const char *), char *err, size_t err
 		snprintf(err, errlen, "netstack: already started in this process");
 		return -1;
 	}
-	const char *dpdk = getenv_fn("ZP_DPDK_ARGS");
-	const char *dev = getenv_fn("ZP_NET_DEV");
 	const char *s_addr = getenv_fn("ZP_NET_ADDR");
 	const char *s_mask = getenv_fn("ZP_NET_MASK");
 	const char *s_gate = getenv_fn("ZP_NET_GATE");
 
-	if (dpdk && *dpdk) {
-		snprintf(args, sizeof(args), "%s", dpdk);
-	} else if (dev && *dev) {
-		char def[512];
-		ns_stack_default_args(def, sizeof(def));
-		if ((size_t)snprintf(args, sizeof(args), "%s --vdev=%s", def, dev) >= sizeof(args)) {
-			snprintf(err, errlen, "netstack: ZP_NET_DEV is too long");
-			return -1;
-		}
-	} else {
-		snprintf(err, errlen, "netstack: no network device: set ZP_NET_DEV "
-		         "(e.g. net_memif0,role=server,socket=/run/exitless.sock or net_tap0,iface=zp0) "
-		         "or ZP_DPDK_ARGS (full EAL arguments)");
-		return -1;
-	}
+	/* The addresses first: they are cheap to check, the device is not. */
 	if (!s_addr || !*s_addr) {
 		snprintf(err, errlen, "netstack: ZP_NET_ADDR is not set: set it to this stack's IPv4 address, e.g. ZP_NET_ADDR=10.0.0.1");
 		return -1;
@@ -176,7 +159,8 @@ int ns_stack_start(const char *(*getenv_fn)(const char *), char *err, size_t err
 	if (s_gate && *s_gate && parse_addr("ZP_NET_GATE", s_gate, &gate, err, errlen) < 0)
 		return -1;
 
-	if (ns_port_start(args, &info, err, errlen) < 0)
+	/* The device reads its own settings (ZP_NET_DEVICE picks it). */
+	if (ns_port_start(getenv_fn, &info, err, errlen) < 0)
 		return -1;
 	port_info = info;
 
@@ -296,6 +280,7 @@ void ns_stack_counters(struct ns_stack_counters *c)
 	ns_port_stats(&ps);
 	c->rx_frames = ps.ipackets;
 	c->tx_frames = ps.opackets;
+	c->tx_calls = ps.tx_calls;
 	c->link_drop = acc_total[A_LINK] + ps.imissed + ps.ierrors + ps.rx_nombuf;
 	c->arp_drop = acc_total[A_ARP];
 	c->ip_drop = acc_total[A_IP] + acc_total[A_IPFRAG];
@@ -353,7 +338,7 @@ void ns_stack_format_counters(char *buf, size_t len)
 	snprintf(buf, len,
 	         "rx_frames=%llu tx_frames=%llu link_drop=%llu arp_drop=%llu ip_drop=%llu "
 	         "ip_chkerr=%llu ip_lenerr=%llu ip_proterr=%llu icmp_drop=%llu udp_drop=%llu "
-	         "udp_chkerr=%llu tcp_drop=%llu tcp_chkerr=%llu tcp_lenerr=%llu mem_err=%llu",
+	         "udp_chkerr=%llu tcp_drop=%llu tcp_chkerr=%llu tcp_lenerr=%llu mem_err=%llu tx_calls=%llu",
 	         (unsigned long long)c.rx_frames, (unsigned long long)c.tx_frames,
 	         (unsigned long long)c.link_drop, (unsigned long long)c.arp_drop,
 	         (unsigned long long)c.ip_drop, (unsigned long long)c.ip_chkerr,
@@ -361,5 +346,5 @@ void ns_stack_format_counters(char *buf, size_t len)
 	         (unsigned long long)c.icmp_drop, (unsigned long long)c.udp_drop,
 	         (unsigned long long)c.udp_chkerr, (unsigned long long)c.tcp_drop,
 	         (unsigned long long)c.tcp_chkerr, (unsigned long long)c.tcp_lenerr,
-	         (unsigned long long)c.mem_err);
+	         (unsigned long long)c.mem_err, (unsigned long long)c.tx_calls);
 }

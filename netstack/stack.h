@@ -1,7 +1,8 @@
 /*
  * stack.h - the user-space TCP/IP stack of one process: lwIP's core on one
- * DPDK port (netstack/port.h).  No lwIP or DPDK types here, so the socket
- * layer's files that do not touch lwIP can include it.
+ * network device (netstack/port.h: a DPDK port or an ELISA vmnet port).
+ * No lwIP or DPDK types here, so the socket layer's files that do not touch
+ * lwIP can include it.
  *
  * Locking: the stack is one instance per process.  Every function here and
  * every lwIP call must be made with ns_stack_lock held (hooklib/netstack
@@ -16,7 +17,11 @@
 
 /*
  * Start the stack once per process:
- *   ZP_DPDK_ARGS  EAL arguments (default: ns_stack_default_args)
+ *   ZP_NET_DEVICE dpdk (the default) or vmnet: the device (netstack/port.h)
+ *   ZP_NET_DEV    dpdk: a DPDK virtual device (--vdev), EAL arguments
+ *                 from ns_stack_default_args
+ *   ZP_DPDK_ARGS  dpdk: full EAL arguments instead
+ *   ZP_VMNET_*, ZP_ELISA_*, ZP_NET_MAC   vmnet: netstack/vmnet_port.h
  *   ZP_NET_ADDR   the interface's IPv4 address (required)
  *   ZP_NET_MASK   netmask (default 255.255.255.0)
  *   ZP_NET_GATE   gateway (default: none)
@@ -25,7 +30,8 @@
  */
 int ns_stack_start(const char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
-/* The default EAL arguments for this machine, for the cpu the caller runs on. */
+/* The default EAL arguments for this machine, for the cpu the caller runs
+ * on (the DPDK device uses them with ZP_NET_DEV). */
 void ns_stack_default_args(char *buf, size_t len);
 
 /*
@@ -51,6 +57,7 @@ void ns_stack_unlock(void);
  * and the device's counters (for tests and `ZP_NET_STATS=1` at exit). */
 struct ns_stack_counters {
 	uint64_t rx_frames, tx_frames;
+	uint64_t tx_calls;    /* transmit bursts handed to the device (port.h) */
 	uint64_t link_drop, arp_drop, ip_drop, ip_chkerr, ip_lenerr, ip_proterr,
 	         icmp_drop, udp_drop, udp_chkerr, tcp_drop, tcp_chkerr, tcp_lenerr,
 	         mem_err;

@@ -59,9 +59,10 @@ int port_mem_inject(const void *data, size_t len, uint16_t flags)
 	return 0;
 }
 
-int ns_port_start(const char *args, struct ns_port_info *info, char *err, size_t errlen)
+int ns_port_start(const char *(*getenv_fn)(const char *), struct ns_port_info *info,
+                  char *err, size_t errlen)
 {
-	(void)args;
+	(void)getenv_fn;
 	(void)err;
 	(void)errlen;
 	memset(info, 0, sizeof(*info));

@@ -21,6 +21,8 @@
 # TEST_OTHER_SUITES when its recipe runs, so the nginx suite joins it here.
 
 TEST_OTHER_SUITES += tests/netstack/test_nginx.sh
+# The netstack over an ELISA vmnet port (netstack/vmnet.mk): nsecho and Redis, LOCAL mode.
+TEST_OTHER_SUITES += $(NETSTACK_VMNET_SUITE)
 
 .PHONY: test-netstack test-netstack-kernel test-netstack-nginx test-netstack-nginx-kernel
 
