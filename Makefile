@@ -45,6 +45,12 @@ include vmfunc/testbed/testbed.mk
 include elisa/vmnet/vmnet.mk
 include elisa/proto/proto.mk
 include elisa/kvm/kvm.mk
+include elisa/apps/apps.mk
+include elisa/guest/guest.mk
+include elisa/manager/manager.mk
+include elisa/vmm/vmm.mk
+include elisa/manager/vmfunc_host.mk
+include netstack/vmnet.mk
 include tests/tests.mk
 include tests/netstack/netstack.mk
 include tests/loaders/loaders_tests.mk

@@ -37,8 +37,15 @@ bench/hook/getpid_bench: bench/hook/getpid_bench.c
 # subset).  Root.
 BENCH_SERVERS_FLAGS := $(BENCH_QUICK_FLAG) $(if $(MECHANISMS),--mechanisms $(MECHANISMS))
 
+# --- ELISA: one call into the sub context.  Nothing new to build: the
+# exit-based round trip on this machine's KVM (elisa/vmm/elisa-vmm --bench nop)
+# and instruction counts of the VMFUNC and VMCALL paths into the same apps in
+# the Bochs testbed (vmfunc/testbed/run.sh), beside the published figures.
+# bench/elisa/run.py; root (/dev/kvm).
+
 # --- the bench target: one line per experiment ---
 bench: deps all
 	python3 bench/hook/run.py $(BENCH_QUICK_FLAG)
 	python3 bench/startup/run.py $(BENCH_QUICK_FLAG)
 	python3 bench/servers/run.py $(BENCH_SERVERS_FLAGS)
+	python3 bench/elisa/run.py $(BENCH_QUICK_FLAG)

@@ -103,16 +103,18 @@ CLEAN_FILES += $(TEST_TARGETS)
 # (network namespaces, DPDK, page 0), as `make test` does anyway.
 TEST_OTHER_UNITS  := tests/unit/test_nsock tests/out/test_events tests/unit/test_ptrace_marshal \
                      $(ELF_TEST_UNITS) $(VMFUNC_TEST_UNITS) $(VMNET_TEST_UNITS) \
-                     $(ELISA_PROTO_TEST_UNITS) $(ELISA_HC_TEST_UNITS)
+                     $(ELISA_PROTO_TEST_UNITS) $(ELISA_HC_TEST_UNITS) $(ELISA_APPS_TEST_UNITS) \
+                     $(ELISA_GUEST_TEST_UNITS) $(ELISA_MANAGER_TEST_UNITS) $(ELISA_VMFUNC_HOST_TEST_UNITS)
 TEST_OTHER_SUITES := loaders/test_zprun.sh $(ELF_TEST_SUITES) loaders/ptrace/test_zptrace.sh hooklib/selftest/run.sh \
                      tests/mechanisms/run.sh \
                      tests/netstack/test_datapath.sh tests/netstack/test_events.sh \
-                     tests/netstack/test_redis.sh $(VMFUNC_TESTBED_SUITE)
+                     tests/netstack/test_redis.sh $(VMFUNC_TESTBED_SUITE) $(ELISA_VMM_SUITE) \
+                     $(ELISA_MANAGER_SUITE) $(ELISA_VMFUNC_HOST_SUITE)
 
 # Every suite runs even if an earlier one failed; the exit status says
 # whether all passed.
 test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) $(VMNET_FUZZ) $(ELISA_PROTO_FUZZ) \
-      tests/out/evtest $(VMFUNC_TESTBED_ISO)
+      $(ELISA_APPS_FUZZ) tests/out/evtest $(VMFUNC_TESTBED_ISO)
 	@rc=0; \
 	echo "== unit: tests/unit/test_rewrite"; \
 	tests/unit/test_rewrite || rc=1; \
@@ -127,6 +129,8 @@ test: deps all $(TEST_TARGETS) $(TEST_OTHER_UNITS) $(NETSTACK_FUZZ) $(ELF_FUZZ) 
 	$(VMNET_FUZZ) $(VMNET_FUZZ_ARGS) || rc=1; \
 	echo "== fuzz: $(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS)"; \
 	$(ELISA_PROTO_FUZZ) $(ELISA_PROTO_FUZZ_ARGS) || rc=1; \
+	echo "== fuzz: $(ELISA_APPS_FUZZ) $(ELISA_APPS_FUZZ_ARGS)"; \
+	$(ELISA_APPS_FUZZ) $(ELISA_APPS_FUZZ_ARGS) || rc=1; \
 	echo "== compile check: make elisa-kvm (the ELISA KVM patch on linux-source-6.1)"; \
 	$(MAKE) -s --no-print-directory elisa-kvm || rc=1; \
 	echo "== integration: tests/integration/run.sh"; \
