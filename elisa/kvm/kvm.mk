@@ -28,3 +28,11 @@ tests/unit/test_elisa_hc: tests/unit/test_elisa_hc.c $(ELISA_HC_SRC) $(ELISA_HC_
 ELISA_HC_TEST_UNITS := tests/unit/test_elisa_hc
 
 CLEAN_FILES += tests/unit/test_elisa_hc
+
+# The stretch run: Debian's kernel booted in Bochs' Intel CPU model with the
+# patched kvm.ko/kvm-intel.ko, a manager VM installing contexts with the
+# ELISA hypercalls and a guest calling through the gate (elisa/kvm/bochs/,
+# 2.5-4 min; not part of make test).
+.PHONY: elisa-kvm-bochs
+elisa-kvm-bochs: elisa-kvm
+	elisa/kvm/bochs/run.sh
