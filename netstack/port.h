@@ -67,7 +67,7 @@ struct ns_frame {
  * whose environment is not the application's): ZP_NET_DEVICE picks the
  * device; DPDK then reads ZP_NET_DEV or ZP_DPDK_ARGS (it starts EAL and
  * port 0 with one rx and one tx queue, and restores the calling thread's
- * CPU affinity), vmnet reads ZP_VMNET_* / ZP_ELISA_* (netstack/vmnet_port.h).
+ * CPU affinity), vmnet reads ZP_VMNET_* / ZP_ELISA_* (netstack/vmnet_attach.h).
  * On failure returns -1 with one line in ERR naming the cause and the fix.
  */
 int ns_port_start(const char *(*getenv_fn)(const char *), struct ns_port_info *info,

@@ -21,7 +21,7 @@
  *   ZP_NET_DEV    dpdk: a DPDK virtual device (--vdev), EAL arguments
  *                 from ns_stack_default_args
  *   ZP_DPDK_ARGS  dpdk: full EAL arguments instead
- *   ZP_VMNET_*, ZP_ELISA_*, ZP_NET_MAC   vmnet: netstack/vmnet_port.h
+ *   ZP_VMNET_*, ZP_ELISA_*, ZP_NET_MAC   vmnet: netstack/vmnet_attach.h
  *   ZP_NET_ADDR   the interface's IPv4 address (required)
  *   ZP_NET_MASK   netmask (default 255.255.255.0)
  *   ZP_NET_GATE   gateway (default: none)

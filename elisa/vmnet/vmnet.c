@@ -68,6 +68,25 @@ static void cpu_relax(void)
 #endif
 }
 
+/* The switch lock in the header (0 free, 1 taken): an acquiring exchange
+ * to take it, a releasing store to free it, and at most VMNET_LOCK_SPINS
+ * tries, so that no caller spins for ever with interrupts off. */
+static bool lock_take(uint32_t *lock)
+{
+    for (uint32_t i = 0; i < VMNET_LOCK_SPINS; i++) {
+        if (__atomic_load_n(lock, __ATOMIC_RELAXED) == 0 &&
+            __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) == 0)
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+static void lock_release(uint32_t *lock)
+{
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
 /* Copies len bytes between two slot data areas (8-aligned, capacity a
  * multiple of 8 that is >= len rounded up to 8).  The source is read
  * through a volatile pointer: when it is a guest's TX slot the guest may
@@ -186,6 +205,31 @@ static uint8_t *ring_slot(uint8_t *base, uint32_t slots, uint32_t slot_size, boo
     return base + ring + (uint64_t)(idx & (slots - 1)) * slot_size;
 }
 
+/* Zeroes bytes (a multiple of 8) at p (8-aligned), word by word: a call
+ * to memset is not available in the sub context. */
+static void zero_words(void *p, uint64_t bytes)
+{
+    vmnet_u64a *w = p;
+
+    for (uint64_t i = 0; i < bytes / 8; i++)
+        w[i] = 0;
+}
+
+/* Port p's area as a new port: indices 0, both rings' slots zero, and the
+ * geometry copy the guest validates in vmnet_guest_open.  vmnet_init does
+ * this for every port, vmnet_port_reset for one. */
+static void lay_out_port(void *mem, const struct geom *g, uint32_t p)
+{
+    struct vmnet_port_shm *s = port_shm(mem, g, p);
+
+    zero_words(s, g->port_stride);
+    s->magic = VMNET_PORT_MAGIC;
+    s->port = p;
+    s->ring_slots = g->slots;
+    s->slot_size = g->slot_size;
+    s->area_size = g->port_stride;
+}
+
 uint64_t vmnet_region_size(const struct vmnet_config *cfg)
 {
     struct geom g;
@@ -204,11 +248,9 @@ int vmnet_init(void *mem, uint64_t size, const struct vmnet_config *cfg)
         g.region_size > size)
         return VMNET_EINVAL;
 
-    /* Zero everything we lay out: empty MAC table (stamp 0), indices 0,
-     * counters 0, lock free. */
-    vmnet_u64a *w = mem;
-    for (uint64_t i = 0; i < g.region_size / 8; i++)
-        w[i] = 0;
+    /* Zero the switch-only part: empty MAC table (stamp 0), indices 0,
+     * counters 0, lock free.  lay_out_port zeroes each port area. */
+    zero_words(mem, g.ports_off);
 
     struct vmnet_hdr *h = mem;
     h->hdr_size = sizeof(struct vmnet_hdr);
@@ -225,14 +267,8 @@ int vmnet_init(void *mem, uint64_t size, const struct vmnet_config *cfg)
     h->port_stride = g.port_stride;
     h->age_limit = cfg->age_limit;
     h->hash_seed = cfg->hash_seed;
-    for (uint32_t p = 0; p < g.nports; p++) {
-        struct vmnet_port_shm *s = port_shm(mem, &g, p);
-        s->magic = VMNET_PORT_MAGIC;
-        s->port = p;
-        s->ring_slots = g.slots;
-        s->slot_size = g.slot_size;
-        s->area_size = g.port_stride;
-    }
+    for (uint32_t p = 0; p < g.nports; p++)
+        lay_out_port(mem, &g, p);
     /* Magic and version last: a region is valid only once complete. */
     h->version = VMNET_VERSION;
     __atomic_store_n(&h->magic, VMNET_MAGIC, __ATOMIC_RELEASE);
@@ -277,6 +313,42 @@ int vmnet_port_stats(const void *mem, uint64_t size, uint32_t port, struct vmnet
     uint64_t *d = (uint64_t *)out;
     for (size_t i = 0; i < sizeof(*out) / 8; i++)
         d[i] = s[i];
+    return VMNET_OK;
+}
+
+/* Why: a port outlives the guest that used it.  Left as it was, its next
+ * owner would read the frames still queued in its RX ring and the old
+ * owner's bytes in the slots, inherit an area header the old owner may
+ * have overwritten (the area is mapped read/write in its default
+ * context), and receive frames addressed to the old owner's MAC, which
+ * the MAC table still points at this port.  Done under the switch lock so
+ * that no switch call delivers into the port or learns on it meanwhile;
+ * no other port, the clock or the busy count is touched. */
+int vmnet_port_reset(void *mem, uint64_t size, uint32_t port)
+{
+    struct geom g;
+    int err = load_geom(mem, size, &g);
+
+    if (err != VMNET_OK)
+        return err;
+    if (port >= g.nports)
+        return VMNET_EPORT;
+    struct vmnet_hdr *h = mem;
+    if (!lock_take(&h->lock))
+        return VMNET_EBUSY;
+    /* The switch's own indices and the port's counters. */
+    zero_words(port_priv(mem, &g, port), sizeof(struct vmnet_port_priv));
+    lay_out_port(mem, &g, port);
+    /* Stamp 0 marks an entry empty (entry_live); the whole entry is
+     * zeroed, address included, so no trace of the old owner's station
+     * stays.  (Word stores: byte stores of the address made GCC load a
+     * zero constant from .rodata.) */
+    struct vmnet_mac_entry *tab = (struct vmnet_mac_entry *)((uint8_t *)mem + g.mac_off);
+    uint64_t entries = (uint64_t)g.mac_sets * VMNET_MAC_WAYS;
+    for (uint64_t i = 0; i < entries; i++)
+        if (tab[i].port == port)
+            zero_words(&tab[i], sizeof(tab[i]));
+    lock_release(&h->lock);
     return VMNET_OK;
 }
 
@@ -351,22 +423,6 @@ int vmnet_guest_get(const struct vmnet_guest_port *gp, void *buf, uint32_t cap)
 }
 
 /* ---- the switch ------------------------------------------------------------------ */
-
-static bool lock_take(uint32_t *lock)
-{
-    for (uint32_t i = 0; i < VMNET_LOCK_SPINS; i++) {
-        if (__atomic_load_n(lock, __ATOMIC_RELAXED) == 0 &&
-            __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) == 0)
-            return true;
-        cpu_relax();
-    }
-    return false;
-}
-
-static void lock_release(uint32_t *lock)
-{
-    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
-}
 
 /* The MAC table's set for mac: a keyed 64-bit mix (splitmix64's
  * finaliser over the address xor the manager's seed).  Not a

@@ -214,6 +214,15 @@ uint64_t vmnet_port_area_size(const void *mem, uint64_t size);
 /* A copy of a port's counters. */
 int vmnet_port_stats(const void *mem, uint64_t size, uint32_t port,
                      struct vmnet_port_stats *out);
+/* Gives a freed port back as vmnet_init laid it out, for its next owner:
+ * under the switch lock (bounded wait, as vmnet_switch_tx), zeroes the
+ * port's rings, slots and indices, rewrites its area header, zeroes the
+ * switch's own indices and counters for it and forgets every MAC address
+ * learned on it.  Other ports, the clock and the busy count are left
+ * alone.  0, -VMNET_EBADREGION, -VMNET_EPORT, or -VMNET_EBUSY (the lock
+ * stayed taken: nothing changed; try again).  It cannot take the area away
+ * from a guest that still has it mapped: unmap it first. */
+int vmnet_port_reset(void *mem, uint64_t size, uint32_t port);
 
 /* ---- the guest: its own port area only --------------------------------------- */
 

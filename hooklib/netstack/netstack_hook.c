@@ -1,10 +1,18 @@
 /*
  * netstack_hook.c - libzphook_netstack.so: unmodified programs on lwIP over
- * DPDK.  zphook_init and the hook that every system call of the program
- * reaches.
+ * the netstack's device, DPDK or a port of an ELISA vmnet switch.
+ * zphook_init and the hook that every system call of the program reaches.
  *
- *   LIBZPHOOK=.../libzphook_netstack.so ZP_NET_DEV=... ZP_NET_ADDR=... prog
- *   (or loaders/zprun --hook netstack -- prog)
+ *   LIBZPHOOK=.../libzphook_netstack.so ZP_NET_ADDR=A.B.C.D [device] prog
+ *   (or loaders/zprun --hook netstack -- prog), where [device] is
+ *     DPDK (the default):  ZP_NET_DEV=VDEV or ZP_DPDK_ARGS=EAL-ARGS
+ *     ELISA vmnet:         ZP_NET_DEVICE=vmnet, and for ZP_ELISA_MODE=local
+ *                          (the default) ZP_VMNET_REGION=FILE (made by
+ *                          netstack/tools/vmnet-region), ZP_VMNET_PORT=N,
+ *                          ZP_VMNET_APP=elisa/apps/vmnet.so; in a guest
+ *                          ZP_ELISA_MODE=vmfunc with ZP_ELISA_GATE=VA and
+ *                          ZP_VMNET_AREA=FILE (netstack/vmnet_attach.h)
+ *   ZP_NET_MASK, ZP_NET_GATE: netstack/stack.h; all of it: netstack/README.md.
  *
  * AF_INET stream and datagram sockets are lwIP's (sock_*.c); every other fd
  * is the kernel's.  The hook's job is to tell them apart as cheaply as
@@ -18,7 +26,7 @@
  *
  * Processes:
  *  - fork (and clone without CLONE_VM): the child must not touch the device
- *    (DPDK's queues belong to the parent).  The page that says "this
+ *    (DPDK's queues, or the vmnet port's rings, belong to the parent).  The page that says "this
  *    process owns the stack" is MADV_WIPEONFORK, so it reads zero in the
  *    child without a getpid per call.  The child's lwIP fds only close
  *    their placeholders; its new AF_INET sockets are kernel sockets.  The
@@ -33,7 +41,8 @@
  *    window the check is one relaxed load.
  *  - exit_group in the owner: its lwIP sockets are closed (peers get a
  *    FIN, as from a dying process's kernel sockets), then ns_stack_stop()
- *    (nothing left in /var/run/dpdk, a memif peer sees the link go down),
+ *    (nothing left in /var/run/dpdk, a memif peer sees the link go down;
+ *    a vmnet port's TX ring is flushed and the port released),
  *    with the lock held into the exit so no other thread reaches lwIP
  *    after the stop.
  *  - execve in the owner: the same before the call.  lwIP sockets do not
@@ -41,7 +50,8 @@
  *    without CLOEXEC.  If execve fails, the stack stays stopped: new
  *    AF_INET sockets of the process are kernel ones.
  *  - A process killed by a signal (SIGKILL, or a default-action SIGTERM)
- *    does not stop the port: DPDK's runtime files may stay behind.
+ *    does not stop the port: DPDK's runtime files may stay behind (a vmnet
+ *    port's lock goes with the process's last fd of the region file).
  *
  * Threads share one stack behind ns_stack_lock (taken by the socket layer
  * and by ns_wait, never across a sleep).  A signal handler that makes a

@@ -1,6 +1,7 @@
 /*
  * nsecho - the netstack data path without the socket layer: lwIP's raw API
- * over DPDK, in a plain process (not under the hook).
+ * over the netstack's device (DPDK, or a port of an ELISA vmnet switch), in
+ * a plain process (not under the hook).
  *
  *   nsecho [SECONDS]
  *       echo server: TCP and UDP port 7, until SIGTERM/SIGINT or SECONDS.
@@ -9,8 +10,12 @@
  *       byte, then time 1000 round trips of 64 bytes.  Exit 0 if all
  *       matched, 1 otherwise (SECONDS bounds it, default 60).
  *
- * The stack is configured from the environment (ZP_NET_DEV or
- * ZP_DPDK_ARGS, ZP_NET_ADDR, ZP_NET_MASK, ZP_NET_GATE: netstack/stack.h).
+ * The stack is configured from the environment (netstack/stack.h,
+ * netstack/README.md): ZP_NET_ADDR, ZP_NET_MASK, ZP_NET_GATE, and the
+ * device: ZP_NET_DEVICE=dpdk (the default) with ZP_NET_DEV or ZP_DPDK_ARGS,
+ * or ZP_NET_DEVICE=vmnet with ZP_ELISA_MODE (local: ZP_VMNET_REGION,
+ * ZP_VMNET_PORT, ZP_VMNET_APP; vmfunc: ZP_ELISA_GATE, ZP_VMNET_AREA;
+ * netstack/vmnet_attach.h).
  * Everything runs in one thread: ns_stack_poll in a loop; lwIP calls back.
  */
 #include <signal.h>
@@ -469,7 +474,14 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: nsecho [SECONDS]\n"
 	                "       nsecho --client ADDR PORT BYTES [SECONDS]\n"
-	                "environment: ZP_NET_DEV or ZP_DPDK_ARGS, ZP_NET_ADDR, ZP_NET_MASK, ZP_NET_GATE\n");
+	                "environment: ZP_NET_ADDR (required), ZP_NET_MASK, ZP_NET_GATE, and the device:\n"
+	                "  DPDK (default):  ZP_NET_DEV=VDEV (e.g. net_memif0,role=server) or ZP_DPDK_ARGS=EAL-ARGS\n"
+	                "  ELISA vmnet:     ZP_NET_DEVICE=vmnet ZP_ELISA_MODE=local|vmfunc|exit (default local)\n"
+	                "    local:   ZP_VMNET_REGION=FILE (netstack/tools/vmnet-region create FILE --ports N)\n"
+	                "             ZP_VMNET_PORT=N ZP_VMNET_APP=elisa/apps/vmnet.so\n"
+	                "    vmfunc:  ZP_ELISA_GATE=VA ZP_VMNET_AREA=FILE [ZP_VMNET_AREA_OFFSET=N]\n"
+	                "    exit:    ZP_ELISA_MAILBOX=FILE ZP_ELISA_DOORBELL=PORT ZP_VMNET_AREA=FILE\n"
+	                "    (all settings: netstack/vmnet_attach.h; ZP_NET_MAC overrides the MAC)\n");
 }
 
 int main(int argc, char **argv)

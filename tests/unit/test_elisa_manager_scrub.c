@@ -1,7 +1,10 @@
 /* tests/unit/test_elisa_manager_scrub.c - cmocka tests of
- * mgr_vmnet_port_scrub (elisa/manager/port_scrub.c): a port freed by one
- * guest comes to the next one as vmnet_init left it, on a real region
- * driven through the real switch (elisa/vmnet).  Built with ASan+UBSan.
+ * mgr_vmnet_port_scrub (elisa/manager/port_scrub.c, a caller of
+ * vmnet_port_reset): a port freed by one guest comes to the next one as
+ * vmnet_init left it, on a real region driven through the real switch
+ * (elisa/vmnet), and each refusal gives the line the server logs.
+ * tests/unit/test_vmnet.c tests vmnet_port_reset itself in more detail.
+ * Built with ASan+UBSan.
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -611,6 +611,139 @@ static void test_busy(void **state)
     free(r.mem);
 }
 
+/* ---- giving a port back: vmnet_port_reset ---------------------------------------- */
+
+/* Port 1's guest leaves frames in both its rings, a learned MAC and a
+ * scribbled area header; after the reset its area is what vmnet_init
+ * made, its switch state is zero, its MAC is forgotten, and every other
+ * byte of the region is as it was. */
+static void test_port_reset(void **state)
+{
+    (void)state;
+    struct region r = mk_region(3, 8, 2048, 16, 0);
+    struct region fresh = mk_region(3, 8, 2048, 16, 0);
+    struct vmnet_hdr *h = (struct vmnet_hdr *)r.mem;
+    uint8_t m1[6], m2[6], f[MAXF];
+    mac_of(m1, 110);
+    mac_of(m2, 112);
+    make_frame(f, BCAST, m1, 0, 60);        /* m1 learned on port 1 */
+    send_ok(&r, 1, f, 60);
+    make_frame(f, BCAST, m2, 1, 61);        /* two broadcasts queued in port 1's RX ring */
+    send_ok(&r, 2, f, 61);
+    send_ok(&r, 2, f, 61);
+    make_frame(f, m1, m2, 2, 62);           /* a unicast to m1: port 1 only */
+    send_ok(&r, 2, f, 62);
+    assert_int_equal(stats(&r, 2).unicast, 1);
+    struct vmnet_guest_port gp;
+    uint64_t off1 = vmnet_port_offset(r.mem, r.size, 1), area = vmnet_port_area_size(r.mem, r.size);
+    assert_int_equal(vmnet_guest_open(&gp, r.mem + off1, area), VMNET_OK);
+    make_frame(f, m2, m1, 3, 63);           /* queued in its TX ring, never switched */
+    assert_int_equal(vmnet_guest_put(&gp, f, 63), VMNET_OK);
+    memset(r.mem + off1, 0x5A, 64);         /* and its area header scribbled over, */
+    for (uint64_t o = 4096 - 8; o < area; o += 4096)
+        memset(r.mem + off1 + o, 0x5A, 8);  /* and the end of every page of its rings */
+    assert_true(memcmp(r.mem + off1, fresh.mem + off1, area) != 0);
+
+    uint8_t *before = malloc(r.size);
+    assert_non_null(before);
+    memcpy(before, r.mem, r.size);
+    assert_int_equal(vmnet_port_reset(r.mem, r.size, 1), VMNET_OK);
+    assert_int_equal(vmnet_check(r.mem, r.size), VMNET_OK);
+
+    /* The area, byte for byte as vmnet_init made it. */
+    assert_memory_equal(r.mem + off1, fresh.mem + off1, area);
+    /* The switch's state for port 1: zero (indices and every counter). */
+    struct vmnet_port_priv zero_priv;
+    memset(&zero_priv, 0, sizeof(zero_priv));
+    struct vmnet_port_priv *pv = (struct vmnet_port_priv *)(r.mem + h->priv_off);
+    assert_memory_equal(&pv[1], &zero_priv, sizeof(zero_priv));
+    /* MAC entries: those learned on port 1 are empty, the others unchanged. */
+    struct vmnet_mac_entry *tab = (struct vmnet_mac_entry *)(r.mem + h->mac_off);
+    const struct vmnet_mac_entry *old_tab = (const struct vmnet_mac_entry *)(before + h->mac_off);
+    unsigned forgotten = 0, kept = 0;
+    for (uint32_t i = 0; i < 16 * VMNET_MAC_WAYS; i++) {
+        if (old_tab[i].stamp != 0 && old_tab[i].port == 1) {
+            assert_int_equal(tab[i].stamp, 0);
+            assert_true(memcmp(tab[i].mac, "\0\0\0\0\0\0", 6) == 0);
+            forgotten++;
+        } else {
+            assert_memory_equal(&tab[i], &old_tab[i], sizeof(tab[i]));
+            kept += old_tab[i].stamp != 0;
+        }
+    }
+    assert_int_equal(forgotten, 1);     /* m1 */
+    assert_int_equal(kept, 1);          /* m2 on port 2 */
+    /* Everything else: header (clock, busy, lock), the other ports'
+     * switch state, the bounce buffer and the other ports' areas. */
+    assert_memory_equal(r.mem, before, h->priv_off + sizeof(struct vmnet_port_priv));
+    assert_memory_equal(r.mem + h->priv_off + 2 * sizeof(struct vmnet_port_priv),
+                        before + h->priv_off + 2 * sizeof(struct vmnet_port_priv),
+                        h->mac_off - h->priv_off - 2 * sizeof(struct vmnet_port_priv));
+    assert_memory_equal(r.mem + h->bounce_off, before + h->bounce_off, off1 - h->bounce_off);
+    assert_memory_equal(r.mem + off1 + area, before + off1 + area, r.size - off1 - area);
+
+    /* The queued frames are gone: the TX frame is not switched, the RX
+     * ring is empty, the counters read zero. */
+    assert_int_equal(vmnet_switch_tx(r.mem, r.size, 1), 0);
+    expect_empty(&r, 1);
+    struct vmnet_port_stats s1 = stats(&r, 1), zero_stats;
+    memset(&zero_stats, 0, sizeof(zero_stats));
+    assert_memory_equal(&s1, &zero_stats, sizeof(s1));
+    /* m1 is unknown now: a frame to it floods (to 0 and 1) instead of
+     * going to port 1 as a known unicast. */
+    struct vmnet_port_stats s2 = stats(&r, 2);
+    make_frame(f, m1, m2, 4, 64);
+    send_ok(&r, 2, f, 64);
+    assert_int_equal(stats(&r, 2).flooded, s2.flooded + 1);
+    assert_int_equal(stats(&r, 2).unicast, s2.unicast);
+    /* And the port works for its next owner. */
+    expect_frame(&r, 1, f, 64);
+    make_frame(f, m2, m1, 5, 65);
+    send_ok(&r, 1, f, 65);
+    assert_int_equal(stats(&r, 1).unicast, 1);
+    free(before);
+    free(fresh.mem);
+    free(r.mem);
+}
+
+/* Refusals change nothing: a held lock (bounded wait, EBUSY, not counted
+ * in busy), a port out of range, a damaged header. */
+static void test_port_reset_refused(void **state)
+{
+    (void)state;
+    struct region r = mk_region(2, 4, 2048, 16, 0);
+    struct vmnet_hdr *h = (struct vmnet_hdr *)r.mem;
+    uint8_t a[6], f[MAXF];
+    mac_of(a, 120);
+    make_frame(f, BCAST, a, 0, 70);
+    send_ok(&r, 0, f, 70);                  /* port 1 has a frame and a counter */
+    uint8_t *before = malloc(r.size);
+    assert_non_null(before);
+
+    h->lock = 1;
+    memcpy(before, r.mem, r.size);
+    assert_int_equal(vmnet_port_reset(r.mem, r.size, 1), VMNET_EBUSY);
+    assert_memory_equal(r.mem, before, r.size);
+    h->lock = 0;
+
+    memcpy(before, r.mem, r.size);
+    assert_int_equal(vmnet_port_reset(r.mem, r.size, 2), VMNET_EPORT);
+    assert_int_equal(vmnet_port_reset(r.mem, r.size, 0xFFFFFFFFu), VMNET_EPORT);
+    assert_int_equal(vmnet_port_reset(r.mem, r.size - 4096, 1), VMNET_EBADREGION);
+    assert_int_equal(vmnet_port_reset(NULL, r.size, 1), VMNET_EBADREGION);
+    h->magic = 0;
+    before[0] = 0;
+    before[1] = 0;
+    before[2] = 0;
+    before[3] = 0;
+    assert_int_equal(vmnet_port_reset(r.mem, r.size, 1), VMNET_EBADREGION);
+    assert_memory_equal(r.mem, before, r.size);
+    h->magic = VMNET_MAGIC;
+    expect_frame(&r, 1, f, 70);
+    free(before);
+    free(r.mem);
+}
+
 /* ---- concurrency: two senders, one receiver ------------------------------------- */
 
 #define THR_FRAMES 20000
@@ -713,6 +846,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_header),
         cmocka_unit_test(test_mac_table),
         cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_port_reset),
+        cmocka_unit_test(test_port_reset_refused),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

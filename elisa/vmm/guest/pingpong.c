@@ -111,6 +111,30 @@ static int from_peer(struct guest *g, uint32_t len)
     return 0;
 }
 
+/* One poll of the RX ring, as both roles do it: the length of a frame
+ * from the peer (now in rx_buf); 0 if there was none or it came from
+ * another guest (poll again); -1 to give up: a ring error, or nothing for
+ * longer than poll_idle allows (then IDLE_MSG goes to the console).  Any
+ * frame, even a foreign one, counts as progress: the switch is alive. */
+static int receive_from_peer(struct guest *g, const char *idle_msg)
+{
+    int len = receive(g);
+    if (len < 0)
+        return -1;
+    if (len == 0) {
+        if (poll_idle(&g->poll) != 0) {
+            con_str(idle_msg);
+            con_end();
+            return -1;
+        }
+        return 0;
+    }
+    poll_progress(&g->poll);
+    if (!from_peer(g, (uint32_t)len))
+        return 0;
+    return len;
+}
+
 /* Negative controls: --drop G:I, the frame is never sent (the peer must
  * see a gap and, in the end, a lost frame). */
 static int send_or_drop(struct guest *g, const uint8_t *f, uint32_t len, uint32_t i)
@@ -144,19 +168,10 @@ static void sender(struct guest *g)
             sent++;
             continue;
         }
-        int len = receive(g);
+        int len = receive_from_peer(g, "sender: no reply for a long time");
         if (len < 0)
             break;
-        if (len == 0) {
-            if (poll_idle(&g->poll) != 0) {
-                con_str("sender: no reply for a long time");
-                con_end();
-                break;
-            }
-            continue;
-        }
-        poll_progress(&g->poll);
-        if (!from_peer(g, (uint32_t)len))
+        if (len == 0)
             continue;
         /* The reply to frame `got', built from the frame as sent. */
         uint32_t wlen = frame_make(tmp_buf, b->seed, b->guest_index, got,
@@ -175,19 +190,10 @@ static void echoer(struct guest *g)
     uint32_t k = b->frames, got = 0;
 
     while (got < k) {
-        int len = receive(g);
+        int len = receive_from_peer(g, "echoer: no frame for a long time");
         if (len < 0)
             break;
-        if (len == 0) {
-            if (poll_idle(&g->poll) != 0) {
-                con_str("echoer: no frame for a long time");
-                con_end();
-                break;
-            }
-            continue;
-        }
-        poll_progress(&g->poll);
-        if (!from_peer(g, (uint32_t)len))
+        if (len == 0)
             continue;
         uint32_t wlen = frame_make(want_buf, b->seed, b->peer, got,
                                    got == 0 ? frame_broadcast : b->mac, b->peer_mac);
