@@ -205,6 +205,17 @@ static void child(struct mgr_server *srv, struct mgr_options *o, int ready_fd)
     mgr_server_set_log(srv, log);
     if (chdir("/") != 0)
         fprintf(log, "chdir /: %s\n", strerror(errno));
+    /* The manager VM is made here, in the process that serves. */
+    if (mgr_server_start_vmfunc(srv, err, sizeof(err)) != 0) {
+        snprintf(line, sizeof(line), "E%s", err);
+        if (write(ready_fd, line, strlen(line)) < 0)
+            fprintf(log, "%s\n", err);
+        mgr_server_close(srv);
+        pidfile_path(o->link_path, line, sizeof(line));
+        unlink(line);
+        close(pid_fd);
+        _exit(1);
+    }
     line[0] = 'R';
     ready_line(line + 1, sizeof(line) - 1, o, mgr_server_port(srv), getpid());
     if (write(ready_fd, line, strlen(line)) < 0)
@@ -225,14 +236,8 @@ int mgr_start(struct mgr_options *o, char *err, size_t errlen)
 
     /* --host vmfunc: is this KVM the elisa-kvm one (host_vmfunc.h)?  Asked
      * here, in the foreground, so the operator sees the one line. */
-    if (o->host == MGR_HOST_VMFUNC) {
-        if (hv_probe(err, errlen) != 0)
-            return -1;
-        snprintf(err, errlen, "--host vmfunc: this KVM has the ELISA capability, but the host link's "
-                 "VMFUNC install step is not wired into the server yet (elisa/manager/VMFUNC_HOST.md, "
-                 "\"What is left\"); use --host exit");
+    if (o->host == MGR_HOST_VMFUNC && !o->no_manager_vm && hv_probe(err, errlen) != 0)
         return -1;
-    }
     if (absolute(o->link_path, sizeof(o->link_path), err, errlen) != 0 ||
         absolute(o->log_path, sizeof(o->log_path), err, errlen) != 0 ||
         make_dirs(o->link_path, err, errlen) != 0)
@@ -253,6 +258,13 @@ int mgr_start(struct mgr_options *o, char *err, size_t errlen)
         int pid_fd = pidfile_take(o->link_path, err, errlen);
         if (pid_fd < 0) {
             mgr_server_close(srv);
+            return -1;
+        }
+        if (mgr_server_start_vmfunc(srv, err, errlen) != 0) {
+            mgr_server_close(srv);
+            pidfile_path(o->link_path, line, sizeof(line));
+            unlink(line);
+            close(pid_fd);
             return -1;
         }
         ready_line(line, sizeof(line), o, mgr_server_port(srv), getpid());

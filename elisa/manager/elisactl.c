@@ -24,6 +24,7 @@ static const char usage[] =
     "        [--listen 127.0.0.1:7070] [--link PATH] [--name NAME] [--host exit|vmfunc]\n"
     "        [--foreground] [--log PATH] [--gate-gpa A] [--gate-gva A] [--shared-gpa A]\n"
     "        [--shared-stride B] [--doorbell mmio|PORT] [--max-conns N] [--msg-timeout-ms T]\n"
+    "        [--elisa-id N] [--no-manager-vm]   (vmfunc: manager VM's KVM id; testing only)\n"
     "                        start the manager (a daemon unless --foreground)\n"
     "  stop [--link PATH]    stop the manager of that host link (SIGTERM to its pid)\n"
     "  enable GUEST [--vcpu N] [--manager HOST:PORT]\n"

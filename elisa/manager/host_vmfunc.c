@@ -7,9 +7,9 @@
  * gives it RAM (the agent's 64 KiB, the page pool, the apps' regions: all
  * of it ordinary memory slots, so MAP_CTX's ownership check accepts every
  * page the contexts name), and one vCPU started in 64-bit mode at CPL 0
- * through KVM_SET_SREGS (Intel SDM Vol. 3A 10.8.5 "Initializing IA-32e
- * Mode" gives the end state KVM takes at once: CR0.PE|PG, CR4.PAE,
- * EFER.LME|LMA, a code segment with L = 1 and DPL 0 - CPL 0 is SS.DPL).
+ * through KVM_SET_SREGS (elisa/vmm/long_mode.c, shared with elisa-vmm:
+ * Intel SDM Vol. 3A 10.8.5 "Initializing IA-32e Mode" gives the end state
+ * KVM takes at once; a code segment with L = 1 and DPL 0 - CPL 0 is SS.DPL).
  * Documentation of the ioctls: the kernel's Documentation/virt/kvm/api.rst.
  */
 #include <errno.h>
@@ -26,6 +26,7 @@
 
 #include "host_vmfunc.h"
 #include "../kvm/elisa_hc_check.h"
+#include "../vmm/long_mode.h"
 
 #define PAGE 4096ull
 #define AGENT_TIMEOUT_S 5          /* a hypercall answers in microseconds */
@@ -112,92 +113,38 @@ static int set_slot(struct hv_host *h, uint32_t slot, uint64_t gpa, void *host, 
 /* KVM refuses EFER.LME without "long mode" in the vCPU's CPUID. */
 static int set_cpuid(struct hv_host *h, char *err, size_t errlen)
 {
-    for (int nent = 64; nent <= 4096; nent *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof *c + (size_t)nent * sizeof c->entries[0]);
-        if (c == NULL)
-            break;
-        c->nent = (uint32_t)nent;
-        if (ioctl(h->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            int rc = ioctl(h->vcpu_fd, KVM_SET_CPUID2, c);
-            free(c);
-            if (rc < 0) {
-                snprintf(err, errlen, "manager VM: KVM_SET_CPUID2: %s", strerror(errno));
-                return -1;
-            }
-            return 0;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG) {
-            snprintf(err, errlen, "manager VM: KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
-            return -1;
-        }
-    }
-    snprintf(err, errlen, "manager VM: KVM_GET_SUPPORTED_CPUID failed");
-    return -1;
-}
-
-/* Page tables: identity map of the first 1 GiB with 2 MiB pages (the agent
- * and its mailbox are there; the pool and regions are never touched by the
- * agent).  SDM Vol. 3A 4.5, entry formats: P, R/W, and PS in the PDE. */
-static void write_agent_memory(uint8_t *mem, const uint8_t *image, size_t image_size)
-{
-    uint64_t *pml4 = (uint64_t *)(mem + (ELISA_AGENT_PML4_GPA - ELISA_AGENT_BASE_GPA));
-    uint64_t *pdpt = (uint64_t *)(mem + (ELISA_AGENT_PDPT_GPA - ELISA_AGENT_BASE_GPA));
-    uint64_t *pd = (uint64_t *)(mem + (ELISA_AGENT_PD_GPA - ELISA_AGENT_BASE_GPA));
-    uint64_t *gdt = (uint64_t *)(mem + (ELISA_AGENT_GDT_GPA - ELISA_AGENT_BASE_GPA));
-    memcpy(mem + (ELISA_AGENT_CODE_GPA - ELISA_AGENT_BASE_GPA), image, image_size);
-    pml4[0] = ELISA_AGENT_PDPT_GPA | 0x3;
-    pdpt[0] = ELISA_AGENT_PD_GPA | 0x3;
-    for (uint64_t i = 0; i < 512; i++)
-        pd[i] = (i << 21) | 0x83;       /* P | R/W | PS */
-    /* GDT (SDM Vol. 3A 3.4.5): null; 64-bit code DPL 0 (L = 1); data DPL 0.
-     * Only for completeness: the agent never reloads a segment. */
-    gdt[0] = 0;
-    gdt[1] = 0x00af9b000000ffffull;
-    gdt[2] = 0x00cf93000000ffffull;
-}
-
-static int set_long_mode(struct hv_host *h, char *err, size_t errlen)
-{
-    struct kvm_sregs sr;
-    if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
-        snprintf(err, errlen, "manager VM: KVM_GET_SREGS: %s", strerror(errno));
+    struct kvm_cpuid2 *c = lm_supported_cpuid(h->kvm_fd, err, errlen);
+    if (c == NULL)
         return -1;
-    }
-    struct kvm_segment code = {
-        .base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb, .present = 1,
-        .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
-    };
-    struct kvm_segment data = code;
-    data.selector = 0x10;
-    data.type = 0x3;
-    data.db = 1;
-    data.l = 0;
-    sr.cs = code;
-    sr.ds = sr.es = sr.fs = sr.gs = sr.ss = data;
-    sr.gdt.base = ELISA_AGENT_GDT_GPA;
-    sr.gdt.limit = 3 * 8 - 1;
-    sr.idt.base = 0;
-    sr.idt.limit = 0;                   /* no IDT: a fault is a triple fault, KVM_EXIT_SHUTDOWN */
-    sr.cr3 = ELISA_AGENT_PML4_GPA;
-    sr.cr4 = 1u << 5;                   /* PAE */
-    sr.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31); /* PE MP ET NE WP PG */
-    sr.efer = (1u << 8) | (1u << 10);   /* LME, LMA */
-    if (ioctl(h->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
-        snprintf(err, errlen, "manager VM: KVM_SET_SREGS (64-bit mode, CPL 0): %s", strerror(errno));
-        return -1;
-    }
-    struct kvm_regs r;
-    memset(&r, 0, sizeof r);
-    r.rip = ELISA_AGENT_CODE_GPA;
-    r.rsp = ELISA_AGENT_STACK_TOP;
-    r.rflags = 0x2;                     /* IF = 0: no interrupt ever reaches the agent */
-    if (ioctl(h->vcpu_fd, KVM_SET_REGS, &r) < 0) {
-        snprintf(err, errlen, "manager VM: KVM_SET_REGS: %s", strerror(errno));
+    int rc = ioctl(h->vcpu_fd, KVM_SET_CPUID2, c);
+    free(c);
+    if (rc < 0) {
+        snprintf(err, errlen, "manager VM: KVM_SET_CPUID2: %s", strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/* The agent's code, an identity map of the first 1 GiB in 2 MiB pages
+ * (the agent and its mailbox are there; the pool and regions are never
+ * touched by the agent), supervisor only, and the GDT (the agent never
+ * reloads a segment). */
+static void write_agent_memory(uint8_t *mem, const uint8_t *image, size_t image_size)
+{
+    memcpy(mem + (ELISA_AGENT_CODE_GPA - ELISA_AGENT_BASE_GPA), image, image_size);
+    lm_write_identity_map(mem, ELISA_AGENT_BASE_GPA, ELISA_AGENT_PML4_GPA, ELISA_AGENT_PDPT_GPA,
+                          ELISA_AGENT_PD_GPA, 1, UINT64_MAX, 0);
+    lm_write_gdt((uint64_t *)(mem + (ELISA_AGENT_GDT_GPA - ELISA_AGENT_BASE_GPA)));
+}
+
+/* 64-bit mode at CPL 0 (VMCALL's requirement for manager hypercalls),
+ * IF = 0: no interrupt ever reaches the agent. */
+static int set_long_mode(struct hv_host *h, char *err, size_t errlen)
+{
+    if (lm_set_sregs(h->vcpu_fd, ELISA_AGENT_GDT_GPA, ELISA_AGENT_PML4_GPA, 0, 0, "manager VM: ", err, errlen) != 0)
+        return -1;
+    return lm_set_regs(h->vcpu_fd, ELISA_AGENT_CODE_GPA, ELISA_AGENT_STACK_TOP, 0, 0x2, "manager VM: ", err,
+                       errlen);
 }
 
 /* ---- running the agent ------------------------------------------------------------- */
@@ -317,8 +264,12 @@ long hv_hypercall(struct hv_host *h, uint64_t nr, uint64_t a0, uint64_t a1, uint
         snprintf(err, errlen, "hypercall 0x%llx is not ELISA's", (unsigned long long)nr);
         return HV_EAGENT;
     }
-    if (hv_agent_run(h, &c, &r, err, errlen) != 0)
+    if (h->hypercall) {   /* the sequencing test's recorder (host_vmfunc.h) */
+        memset(&r, 0, sizeof r);
+        r.reg[0] = (uint64_t)h->hypercall(h, nr, a0, a1, a2, a3);
+    } else if (hv_agent_run(h, &c, &r, err, errlen) != 0) {
         return HV_EAGENT;
+    }
     if (out)
         *out = r;
     long rax = (long)r.reg[0];

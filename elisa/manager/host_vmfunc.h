@@ -1,6 +1,6 @@
 /* elisa/manager/host_vmfunc.h - `elisactl start --host vmfunc`: the manager
  * on an Intel host with VMFUNC and the patched KVM (elisa/kvm/README.md).
- * Section "Host kind vmfunc" of elisa/manager/VMFUNC_HOST.md says what ran
+ * Section "Host kind vmfunc" of elisa/manager/README.md says what ran
  * where.
  *
  * Two parts, one file each:
@@ -114,6 +114,15 @@ uint64_t hv_gate_hash(const uint8_t *block);
 
 #define HV_REGIONS_MAX 8u
 
+struct hv_host;
+/* How hv_hypercall reaches KVM.  NULL (what hv_open leaves): through the
+ * agent's VMCALL - the only way the manager ever runs.  The unit test of
+ * the install SEQUENCING (tests/unit/test_elisa_vmfunc_host.c) sets a
+ * recorder here; it tests the order of calls and the clean-up, not any
+ * hypercall. */
+typedef long (*hv_hypercall_fn)(struct hv_host *h, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+                                uint64_t a3);
+
 struct hv_region {
     void *map;                          /* the slot's user mapping */
     uint64_t size, gpa;
@@ -132,6 +141,8 @@ struct hv_host {
     uint16_t manager_id;
     uint64_t seq;                       /* last command sent to the agent */
     uint64_t exits;                     /* KVM_RUN returns, for logs */
+    hv_hypercall_fn hypercall;          /* NULL: the agent (see hv_hypercall_fn) */
+    void *hypercall_opaque;             /* for the recorder */
 };
 
 /* "this host's KVM has no ELISA capability ..." etc.: open /dev/kvm, make

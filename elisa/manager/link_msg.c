@@ -23,10 +23,13 @@
 #define ATTACH_OK_SIZE (4u + 4u + 1u + 2u + 4u * 8u + 4u + 4u * 8u + STR_FIELD(ELISA_LINK_APP_MAX))
 #define ERROR_SIZE     (2u + STR_FIELD(ELISA_LINK_TEXT_MAX))
 #define DETACH_SIZE    (4u + 4u + 2u + STR_FIELD(ELISA_LINK_TEXT_MAX))
+#define VMFUNC_INFO_SIZE    (4u + 4u + 2u + 2u + 8u)
+#define VMFUNC_INSTALL_SIZE (4u + 4u + 4u + 1u)
 
 _Static_assert(ATTACH_OK_SIZE == 112, "ATTACH_OK layout: update link_msg.h");
 _Static_assert(ELISA_LINK_HDR + DETACH_SIZE == ELISA_LINK_MSG_MAX, "largest link message");
 _Static_assert(ATTACH_OK_SIZE <= DETACH_SIZE && ERROR_SIZE <= DETACH_SIZE, "largest link message");
+_Static_assert(VMFUNC_INFO_SIZE == 20 && VMFUNC_INSTALL_SIZE == 13, "VMFUNC layouts: update link_msg.h");
 
 uint32_t elisa_link_body_size(unsigned type)
 {
@@ -35,6 +38,10 @@ uint32_t elisa_link_body_size(unsigned type)
     case ELISA_LINK_ATTACH_OK: return ATTACH_OK_SIZE;
     case ELISA_LINK_ERROR:     return ERROR_SIZE;
     case ELISA_LINK_DETACH:    return DETACH_SIZE;
+    case ELISA_LINK_VMFUNC_QUERY:     return ATTACH_SIZE;
+    case ELISA_LINK_VMFUNC_INFO:      return VMFUNC_INFO_SIZE;
+    case ELISA_LINK_VMFUNC_INSTALL:   return VMFUNC_INSTALL_SIZE;
+    case ELISA_LINK_VMFUNC_INSTALLED: return ATTACH_SIZE;
     default:                   return 0;
     }
 }
@@ -46,6 +53,10 @@ const char *elisa_link_type_name(unsigned type)
     case ELISA_LINK_ATTACH_OK: return "ATTACH_OK";
     case ELISA_LINK_ERROR:     return "ERROR";
     case ELISA_LINK_DETACH:    return "DETACH";
+    case ELISA_LINK_VMFUNC_QUERY:     return "VMFUNC_QUERY";
+    case ELISA_LINK_VMFUNC_INFO:      return "VMFUNC_INFO";
+    case ELISA_LINK_VMFUNC_INSTALL:   return "VMFUNC_INSTALL";
+    case ELISA_LINK_VMFUNC_INSTALLED: return "VMFUNC_INSTALLED";
     default:                   return "?";
     }
 }
@@ -231,6 +242,8 @@ int elisa_link_decode(const uint8_t *buf, size_t len, struct elisa_link_msg *m, 
     m->type = type;
     switch (type) {
     case ELISA_LINK_ATTACH:
+    case ELISA_LINK_VMFUNC_QUERY:
+    case ELISA_LINK_VMFUNC_INSTALLED:
         m->u.attach.guest_id = (uint32_t)lget(&r, 4);
         m->u.attach.vcpu = (uint32_t)lget(&r, 4);
         if (m->u.attach.guest_id == 0)
@@ -276,6 +289,38 @@ int elisa_link_decode(const uint8_t *buf, size_t len, struct elisa_link_msg *m, 
             lfail(&r, "reason %u is not 1..3", m->u.detach.reason);
         lstr(&r, "text", m->u.detach.text, ELISA_LINK_TEXT_MAX, false);
         break;
+    case ELISA_LINK_VMFUNC_INFO: {
+        struct elisa_link_vmfunc_info *v = &m->u.vmfunc_info;
+        v->guest_id = (uint32_t)lget(&r, 4);
+        v->vcpu = (uint32_t)lget(&r, 4);
+        v->manager_kvm_id = (uint16_t)lget(&r, 2);
+        v->guest_kvm_id = (uint16_t)lget(&r, 2);
+        v->gate_hash = lget(&r, 8);
+        if (v->guest_id == 0)
+            lfail(&r, "guest_id is 0");
+        else if (v->vcpu == PROTO_VCPU_ALL)
+            lfail(&r, "vcpu is 0xffffffff");
+        else if (v->manager_kvm_id == 0 || v->guest_kvm_id == 0 || v->manager_kvm_id == v->guest_kvm_id)
+            lfail(&r, "KVM ids manager %u, guest %u are not two different ids 1..65535", v->manager_kvm_id,
+                  v->guest_kvm_id);
+        break;
+    }
+    case ELISA_LINK_VMFUNC_INSTALL: {
+        struct elisa_link_vmfunc_install *v = &m->u.vmfunc_install;
+        v->guest_id = (uint32_t)lget(&r, 4);
+        v->vcpu = (uint32_t)lget(&r, 4);
+        v->kvm_vcpu_id = (uint32_t)lget(&r, 4);
+        v->user_mode = (uint8_t)lget(&r, 1);
+        if (v->guest_id == 0)
+            lfail(&r, "guest_id is 0");
+        else if (v->vcpu == PROTO_VCPU_ALL)
+            lfail(&r, "vcpu is 0xffffffff");
+        else if (v->kvm_vcpu_id >= ELISA_LINK_KVM_VCPU_LIMIT)
+            lfail(&r, "kvm_vcpu_id %u is not below %u", v->kvm_vcpu_id, ELISA_LINK_KVM_VCPU_LIMIT);
+        else if (v->user_mode > 1)
+            lfail(&r, "user_mode %u is neither 0 nor 1", v->user_mode);
+        break;
+    }
     }
     if (!r.bad && r.at != r.n)   /* every layout above reads exactly its size */
         lfail(&r, "layout read %u of %u bytes", r.at, r.n);
@@ -328,6 +373,8 @@ int elisa_link_encode(uint8_t *buf, size_t cap, const struct elisa_link_msg *m)
     lput(&w, size, 4);
     switch (m->type) {
     case ELISA_LINK_ATTACH:
+    case ELISA_LINK_VMFUNC_QUERY:
+    case ELISA_LINK_VMFUNC_INSTALLED:
         lput(&w, m->u.attach.guest_id, 4);
         lput(&w, m->u.attach.vcpu, 4);
         break;
@@ -358,6 +405,19 @@ int elisa_link_encode(uint8_t *buf, size_t cap, const struct elisa_link_msg *m)
         lput(&w, m->u.detach.vcpu, 4);
         lput(&w, m->u.detach.reason, 2);
         ok = lput_str(&w, m->u.detach.text, ELISA_LINK_TEXT_MAX);
+        break;
+    case ELISA_LINK_VMFUNC_INFO:
+        lput(&w, m->u.vmfunc_info.guest_id, 4);
+        lput(&w, m->u.vmfunc_info.vcpu, 4);
+        lput(&w, m->u.vmfunc_info.manager_kvm_id, 2);
+        lput(&w, m->u.vmfunc_info.guest_kvm_id, 2);
+        lput(&w, m->u.vmfunc_info.gate_hash, 8);
+        break;
+    case ELISA_LINK_VMFUNC_INSTALL:
+        lput(&w, m->u.vmfunc_install.guest_id, 4);
+        lput(&w, m->u.vmfunc_install.vcpu, 4);
+        lput(&w, m->u.vmfunc_install.kvm_vcpu_id, 4);
+        lput(&w, m->u.vmfunc_install.user_mode, 1);
         break;
     }
     if (!ok || w.at != ELISA_LINK_HDR + size || elisa_link_decode(tmp, w.at, &check, err, sizeof(err)) != 0)

@@ -31,6 +31,24 @@
  *   DETACH     manager -> host: u32 guest_id, u32 vcpu, u16 reason,
  *              str(127) text                                               (139)
  *
+ * VMFUNC mode only (an attached vCPU whose ATTACH_OK said mode VMFUNC; the
+ * manager runs the hypercalls, elisa/manager/README.md "Host kind vmfunc"):
+ *   VMFUNC_QUERY      host -> manager: u32 guest_id, u32 vcpu              (8)
+ *   VMFUNC_INFO       manager -> host: u32 guest_id, u32 vcpu,
+ *                     u16 manager_kvm_id, u16 guest_kvm_id, u64 gate_hash (20)
+ *                     - the host then gives its guest VM the ELISA guest
+ *                     role {2, guest_kvm_id, manager_kvm_id} (KVM_ENABLE_CAP
+ *                     0x454c) and maps the gate pages whose FNV-1a 64 hash
+ *                     is gate_hash;
+ *   VMFUNC_INSTALL    host -> manager: u32 guest_id, u32 vcpu,
+ *                     u32 kvm_vcpu_id, u8 user_mode                       (13)
+ *                     - the manager builds and installs the contexts of
+ *                     that KVM vCPU of the guest VM (MAP_CTX x2, ENABLE);
+ *   VMFUNC_INSTALLED  manager -> host: u32 guest_id, u32 vcpu              (8)
+ *                     or ERROR with the hypercall's error text.
+ * ids: 1..65535 and manager != guest; kvm_vcpu_id < 4096 (KVM_MAX_VCPU_IDS
+ * on x86); user_mode 0 or 1 (the guest calls the gate at CPL 3).
+ *
  * A host may attach several vCPUs over one connection.  The connection
  * stays open while the host serves them: the manager sends DETACH when
  * the operator (or the guest) disables an attached vCPU, when the guest's
@@ -57,7 +75,13 @@ enum elisa_link_type {
     ELISA_LINK_ATTACH_OK = 2,
     ELISA_LINK_ERROR     = 3,
     ELISA_LINK_DETACH    = 4,
+    ELISA_LINK_VMFUNC_QUERY     = 5,
+    ELISA_LINK_VMFUNC_INFO      = 6,
+    ELISA_LINK_VMFUNC_INSTALL   = 7,
+    ELISA_LINK_VMFUNC_INSTALLED = 8,
 };
+
+#define ELISA_LINK_KVM_VCPU_LIMIT 4096u   /* kvm_vcpu_id < this (KVM_MAX_VCPU_IDS, x86) */
 
 /* DETACH.reason */
 enum elisa_link_reason {
@@ -103,10 +127,25 @@ struct elisa_link_detach {
     char text[ELISA_LINK_TEXT_MAX + 1];
 };
 
+/* VMFUNC_QUERY and VMFUNC_INSTALLED carry a struct elisa_link_attach. */
+struct elisa_link_vmfunc_info {
+    uint32_t guest_id, vcpu;
+    uint16_t manager_kvm_id, guest_kvm_id;   /* 1..65535, different */
+    uint64_t gate_hash;                      /* hv_gate_hash of the manager's gate block */
+};
+
+struct elisa_link_vmfunc_install {
+    uint32_t guest_id, vcpu;
+    uint32_t kvm_vcpu_id;         /* the vCPU's id in the guest VM (KVM_CREATE_VCPU's) */
+    uint8_t user_mode;            /* 1: the guest calls the gate at CPL 3 */
+};
+
 struct elisa_link_msg {
     uint16_t type;
     union {
-        struct elisa_link_attach attach;
+        struct elisa_link_attach attach;   /* ATTACH, VMFUNC_QUERY, VMFUNC_INSTALLED */
+        struct elisa_link_vmfunc_info vmfunc_info;
+        struct elisa_link_vmfunc_install vmfunc_install;
         struct elisa_link_attach_ok attach_ok;
         struct elisa_link_error error;
         struct elisa_link_detach detach;

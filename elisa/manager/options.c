@@ -160,6 +160,7 @@ static void defaults(struct mgr_options *o)
     o->doorbell = MGR_DEFAULT_DOORBELL;
     o->max_conns = MGR_DEFAULT_MAX_CONNS;
     o->msg_timeout_ms = MGR_DEFAULT_MSG_TIMEOUT;
+    o->elisa_id = MGR_DEFAULT_ELISA_ID;
 }
 
 /* The value of option NAME: "--name=V" or "--name V".  Advances *I. */
@@ -195,6 +196,10 @@ int mgr_options_parse(int argc, char **argv, struct mgr_options *o, char *err, s
 
         if (strcmp(a, "--foreground") == 0) {
             o->foreground = true;
+            continue;
+        }
+        if (strcmp(a, "--no-manager-vm") == 0) {
+            o->no_manager_vm = true;
             continue;
         }
 #define VALUE(name) \
@@ -256,7 +261,7 @@ int mgr_options_parse(int argc, char **argv, struct mgr_options *o, char *err, s
             }
         } else if (is_opt(a, "--gate-gpa") || is_opt(a, "--gate-gva") ||
                    is_opt(a, "--shared-gpa") || is_opt(a, "--shared-stride") ||
-                   is_opt(a, "--max-conns") ||
+                   is_opt(a, "--max-conns") || is_opt(a, "--elisa-id") ||
                    is_opt(a, "--msg-timeout-ms")) {
             char name[24];
             size_t len = strcspn(a, "=");
@@ -281,6 +286,13 @@ int mgr_options_parse(int argc, char **argv, struct mgr_options *o, char *err, s
                     return -1;
                 }
                 o->max_conns = (uint32_t)n;
+            } else if (strcmp(name, "--elisa-id") == 0) {
+                if (n < 1 || n > MGR_ELISA_ID_MAX) {
+                    snprintf(err, errlen, "--elisa-id %s: use 1..%u (the guests' VMs take the %u ids "
+                             "above it)", v, MGR_ELISA_ID_MAX, MGR_GUESTS_MAX);
+                    return -1;
+                }
+                o->elisa_id = (uint16_t)n;
             } else {
                 if (n < 10 || n > 600000) {
                     snprintf(err, errlen, "--msg-timeout-ms %s: use 10..600000", v);
@@ -293,6 +305,10 @@ int mgr_options_parse(int argc, char **argv, struct mgr_options *o, char *err, s
             return -1;
         }
 #undef VALUE
+    }
+    if (o->no_manager_vm && o->host != MGR_HOST_VMFUNC) {
+        snprintf(err, errlen, "--no-manager-vm is for --host vmfunc only");
+        return -1;
     }
     if (o->napps == 0) {
         snprintf(err, errlen, "start: no app; give at least one, e.g. --app nop=elisa/apps/nop.so");

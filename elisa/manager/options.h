@@ -18,6 +18,11 @@
  *   --max-conns N           TCP connections at once (default 128)
  *   --msg-timeout-ms T      HELLO and every message must complete within T
  *                           ms of its start, or the peer is dropped (5000)
+ *   --elisa-id N            vmfunc: the manager VM's ELISA KVM id (default
+ *                           100); guest VMs get N+1..N+256 (1..65279)
+ *   --no-manager-vm         vmfunc, testing only: no manager VM and no
+ *                           capability check; guests negotiate VMFUNC and
+ *                           get VMFUNC_INFO, every VMFUNC_INSTALL is refused
  * Numbers take 0x and K/M/G suffixes.  Every option accepts "--opt VALUE"
  * and "--opt=VALUE".
  */
@@ -53,6 +58,8 @@
 #define MGR_VMNET_DEFAULT_SLOT    2048u
 #define MGR_PATH_MAX              4096u
 #define MGR_LINK_PATH_MAX         107u    /* sun_path holds 108 bytes with the NUL */
+#define MGR_DEFAULT_ELISA_ID      100u
+#define MGR_ELISA_ID_MAX          (65535u - MGR_GUESTS_MAX)
 
 enum mgr_host_kind {
     MGR_HOST_EXIT   = 1,   /* this machine: the exit-based fallback */
@@ -80,6 +87,8 @@ struct mgr_options {
     uint16_t doorbell;
     uint32_t max_conns;
     uint32_t msg_timeout_ms;
+    uint16_t elisa_id;             /* vmfunc: the manager VM's ELISA id */
+    bool no_manager_vm;            /* vmfunc: testing without elisa-kvm */
 };
 
 /* ARGV[0..ARGC) are the words after "start".  Returns 0, or -1 with one

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "server.h"
 #include "session.h"
 #include "state.h"
+#include "vmfunc_installs.h"
 
 _Static_assert((int)MGR_DETACH_DISABLED == (int)ELISA_LINK_DISABLED &&
                (int)MGR_DETACH_RELEASED == (int)ELISA_LINK_RELEASED &&
@@ -71,6 +73,11 @@ struct mgr_server {
     uint64_t next_id;
     FILE *log;
     struct proto_msg in_msg, reply;   /* scratch, one message at a time */
+    /* --host vmfunc, after mgr_server_start_vmfunc (in the served process:
+     * a KVM VM does not cross fork). */
+    bool vmfunc_on;
+    struct hv_host *hv;            /* NULL with --no-manager-vm */
+    struct mgr_vmfunc *vmf;
 };
 
 static uint64_t now_ms(void)
@@ -117,6 +124,13 @@ static void on_detach(void *opaque, uint64_t link, uint32_t guest_id, uint32_t v
     struct elisa_link_msg m;
     char err[200];
 
+    if (s->vmfunc_on) {
+        /* The contexts first: the guest must lose the sub context before
+         * its host hears of it (and before a released port is reused). */
+        err[0] = '\0';
+        const char *did = mgr_vmfunc_detach(s->vmf, guest_id, vcpu, reason, err, sizeof(err));
+        logf_(s, "vmfunc: guest id %u vCPU %u: %s%s%s", guest_id, vcpu, did, err[0] ? ": " : "", err);
+    }
     if (!l || l->dead)
         return;
     memset(&m, 0, sizeof(m));
@@ -520,6 +534,13 @@ static void link_close(struct mgr_server *s, struct link_conn *l, const char *wh
     logf_(s, "link %llu: closed (%s)", (unsigned long long)l->id, why);
     close(l->fd);
     l->fd = -1;
+    if (s->vmfunc_on) {
+        char err[200] = "";
+        uint32_t n = mgr_vmfunc_link_gone(s->vmf, l->id, err, sizeof(err));
+        if (n || err[0])
+            logf_(s, "link %llu: vmfunc: %u installs torn down%s%s", (unsigned long long)l->id, n,
+                  err[0] ? "; " : "", err);
+    }
     mgr_link_gone(&s->st, l->id);
 }
 
@@ -586,6 +607,63 @@ static void link_attach(struct mgr_server *s, struct link_conn *l, const struct 
               a->guest_id, a->vcpu, app->name);
 }
 
+/* VMFUNC_QUERY / VMFUNC_INSTALL: only for a context this link attached, in
+ * a manager with --host vmfunc. */
+static void link_vmfunc(struct mgr_server *s, struct link_conn *l, const struct elisa_link_msg *in)
+{
+    uint32_t guest_id = in->type == ELISA_LINK_VMFUNC_QUERY ? in->u.attach.guest_id
+                                                           : in->u.vmfunc_install.guest_id;
+    uint32_t vcpu = in->type == ELISA_LINK_VMFUNC_QUERY ? in->u.attach.vcpu : in->u.vmfunc_install.vcpu;
+    const char *what = elisa_link_type_name(in->type);
+    const struct mgr_ctx *c = mgr_ctx_find(&s->st, guest_id, vcpu);
+    char text[PROTO_TEXT_MAX + 1], err[200];
+    struct elisa_link_msg m;
+
+    if (!s->vmfunc_on) {
+        snprintf(text, sizeof(text), "%s: this manager runs --host exit", what);
+        link_error(s, l, PROTO_E_UNEXPECTED, text);
+        return;
+    }
+    if (!c || c->link != l->id) {
+        snprintf(text, sizeof(text), "%s: guest id %u vCPU %u is not attached over this link; ATTACH first",
+                 what, guest_id, vcpu);
+        link_error(s, l, PROTO_E_UNEXPECTED, text);
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    if (in->type == ELISA_LINK_VMFUNC_QUERY) {
+        m.type = ELISA_LINK_VMFUNC_INFO;
+        m.u.vmfunc_info.guest_id = guest_id;
+        m.u.vmfunc_info.vcpu = vcpu;
+        m.u.vmfunc_info.manager_kvm_id = s->vmf->manager_id;
+        m.u.vmfunc_info.guest_kvm_id = mgr_vmfunc_guest_kvm_id(s->vmf, c->guest);
+        m.u.vmfunc_info.gate_hash = s->vmf->gate_hash;
+        logf_(s, "link %llu: VMFUNC_QUERY guest id %u vCPU %u: KVM ids manager %u, guest %u",
+              (unsigned long long)l->id, guest_id, vcpu, m.u.vmfunc_info.manager_kvm_id,
+              m.u.vmfunc_info.guest_kvm_id);
+    } else {
+        const struct elisa_link_vmfunc_install *r = &in->u.vmfunc_install;
+        err[0] = '\0';
+        if (mgr_vmfunc_install(s->vmf, c, guest_id, c->app, l->id, r->kvm_vcpu_id, r->user_mode != 0, err,
+                               sizeof(err)) != 0) {
+            logf_(s, "link %llu: VMFUNC_INSTALL guest id %u vCPU %u (KVM vCPU %u) failed: %s",
+                  (unsigned long long)l->id, guest_id, vcpu, r->kvm_vcpu_id, err);
+            snprintf(text, sizeof(text), "install failed: %s", err);
+            link_error(s, l, PROTO_E_INTERNAL, text);
+            return;
+        }
+        m.type = ELISA_LINK_VMFUNC_INSTALLED;
+        m.u.attach.guest_id = guest_id;
+        m.u.attach.vcpu = vcpu;
+        logf_(s, "link %llu: installed guest id %u vCPU %u (KVM vCPU %u, %s mode)", (unsigned long long)l->id,
+              guest_id, vcpu, r->kvm_vcpu_id, r->user_mode ? "user" : "kernel");
+    }
+    if (elisa_link_send(l->fd, &m, NULL, 0, err, sizeof(err)) != 0) {
+        logf_(s, "link %llu: %s", (unsigned long long)l->id, err);
+        l->dead = true;
+    }
+}
+
 static void link_read(struct mgr_server *s, struct link_conn *l)
 {
     struct elisa_link_msg m;
@@ -607,10 +685,14 @@ static void link_read(struct mgr_server *s, struct link_conn *l)
         link_close(s, l, "bad message");
         return;
     }
+    if (m.type == ELISA_LINK_VMFUNC_QUERY || m.type == ELISA_LINK_VMFUNC_INSTALL) {
+        link_vmfunc(s, l, &m);
+        return;
+    }
     if (m.type != ELISA_LINK_ATTACH) {
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
-        link_error(s, l, PROTO_E_UNEXPECTED, "only ATTACH goes to the manager");
+        link_error(s, l, PROTO_E_UNEXPECTED, "only ATTACH, VMFUNC_QUERY and VMFUNC_INSTALL go to the manager");
         link_close(s, l, "unexpected message");
         return;
     }
@@ -765,6 +847,13 @@ int mgr_server_run(struct mgr_server *s, char *err, size_t errlen)
     }
     /* Tell every host first, then let the connections go. */
     mgr_shutdown(&s->st);
+    if (s->vmfunc_on) {
+        char e2[200] = "";
+        uint32_t k = mgr_vmfunc_stop(s->vmf, e2, sizeof(e2));
+        if (k || e2[0] || s->vmf->installed)
+            logf_(s, "vmfunc: %u installs torn down at stop, %u left%s%s", k, s->vmf->installed,
+                  e2[0] ? ": " : "", e2);
+    }
     for (uint32_t i = 0; i < s->opt.max_conns; i++)
         tcp_close(s, &s->tcp[i], NULL);
     for (uint32_t i = 0; i < MGR_LINK_MAX; i++)
@@ -802,7 +891,66 @@ void mgr_server_close(struct mgr_server *s)
     if (s->link_bound && lstat(s->opt.link_path, &stt) == 0 && stt.st_dev == s->link_dev &&
         stt.st_ino == s->link_ino)
         unlink(s->opt.link_path);
+    if (s->vmf) {
+        for (uint32_t i = 0; i < MGR_APPS_MAX; i++)
+            if (s->vmf->apps[i].image)
+                munmap((void *)s->vmf->apps[i].image, s->vmf->apps[i].image_size);
+        free(s->vmf);
+    }
+    if (s->hv) {
+        hv_close(s->hv);
+        free(s->hv);
+    }
     for (uint32_t i = 0; i < s->napps; i++)
         mgr_app_close(&s->apps[i]);
     free(s);
+}
+
+int mgr_server_start_vmfunc(struct mgr_server *s, char *err, size_t errlen)
+{
+    if (s->opt.host != MGR_HOST_VMFUNC)
+        return 0;
+    s->vmf = calloc(1, sizeof(*s->vmf));
+    if (!s->vmf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!s->opt.no_manager_vm) {
+        s->hv = calloc(1, sizeof(*s->hv));
+        if (!s->hv) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (hv_open(s->hv, s->opt.elisa_id, true, err, errlen) != 0) {
+            free(s->hv);   /* hv_open closed what it opened */
+            s->hv = NULL;
+            return -1;
+        }
+    }
+    if (mgr_vmfunc_init(s->vmf, s->hv, s->opt.elisa_id, &s->st.layout, err, errlen) != 0)
+        return -1;
+    for (uint32_t i = 0; i < s->napps; i++) {
+        struct mgr_app *a = &s->apps[i];
+        struct mgr_vmfunc_app *v = &s->vmf->apps[i];
+        void *img = mmap(NULL, a->image_size, PROT_READ, MAP_SHARED, a->image_fd, 0);
+        if (img == MAP_FAILED) {
+            snprintf(err, errlen, "cannot map the %s image: %s", a->name, strerror(errno));
+            return -1;
+        }
+        v->image = img;
+        v->image_size = a->image_size;
+        v->entry_offset = a->entry_offset;
+        if (a->region && s->hv) {
+            if (hv_add_region(s->hv, a->region_fd, a->region_size, &v->region_mgr_gpa, err, errlen) != 0)
+                return -1;
+            v->region_size = a->region_size;
+        }
+    }
+    s->vmfunc_on = true;
+    if (s->hv)
+        logf_(s, "vmfunc: manager VM up (ELISA id %u, %llu KVM_RUN returns to its first doorbell)",
+              s->opt.elisa_id, (unsigned long long)s->hv->exits);
+    else
+        logf_(s, "vmfunc: no manager VM (--no-manager-vm): VMFUNC_INSTALL will be refused");
+    return 0;
 }

@@ -44,6 +44,13 @@ uint16_t mgr_server_port(const struct mgr_server *s);
 /* Where log lines go (default stderr). */
 void mgr_server_set_log(struct mgr_server *s, FILE *log);
 
+/* --host vmfunc: start the manager VM (hv_open with --elisa-id, unless
+ * --no-manager-vm), give it each app's region (hv_add_region) and map the
+ * app images for the installs.  Call it in the process that will serve
+ * (after the daemon's fork: a KVM VM does not survive it), before
+ * mgr_server_run.  No-op for --host exit.  0, or -1 with one line in err. */
+int mgr_server_start_vmfunc(struct mgr_server *s, char *err, size_t errlen);
+
 /* Serve until SIGTERM or SIGINT.  Returns 0, or -1 with err. */
 int mgr_server_run(struct mgr_server *s, char *err, size_t errlen);
 

@@ -288,7 +288,7 @@ check link-bad-magic has "$work/linkbad.out" "^bad magic: ERROR 10 link message:
 check link-bad-version has "$work/linkbad.out" "^bad version: ERROR 10 link message: version 2, this side speaks 1$"
 check link-bad-length has "$work/linkbad.out" "^wrong length: ERROR 10 link message: ATTACH length 9"
 check link-bad-field has "$work/linkbad.out" "^guest id 0: ERROR 10 link message: ATTACH guest_id is 0$"
-check link-wrong-direction has "$work/linkbad.out" "^DETACH to the manager: ERROR 12 only ATTACH goes to the manager$"
+check link-wrong-direction has "$work/linkbad.out" "^DETACH to the manager: ERROR 12 only ATTACH, VMFUNC_QUERY and VMFUNC_INSTALL go to the manager$"
 check still-serving-after-abuse list_has "^$G1 g1 1 NEGOTIATED nop "
 check manager-alive-after-abuse kill -0 "$mgr_pid"
 

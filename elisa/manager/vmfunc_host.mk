@@ -1,5 +1,5 @@
 # elisa/manager/vmfunc_host.mk - `elisactl start --host vmfunc`: the manager
-# VM, its hypercall agent, the GATE/SUB contexts (elisa/manager/VMFUNC_HOST.md).
+# VM, its hypercall agent, the GATE/SUB contexts (elisa/manager/README.md, "Host kind vmfunc").
 # Include after elisa/vmm/vmm.mk (it needs manager.mk's variables and
 # vmfunc.mk's libvmfunc.o).
 #
@@ -20,9 +20,10 @@ HV_AGENT_DIR := $(HV_DIR)/agent
 HV_AGENT_BIN := $(HV_AGENT_DIR)/agent.bin
 HV_AGENT_ELF := $(HV_AGENT_DIR)/agent.elf
 HV_OBJDIR    := $(HV_DIR)/obj
-HV_H         := $(HV_DIR)/host_vmfunc.h $(HV_AGENT_DIR)/agent_abi.h $(VMFUNC_H) $(ELISA_HC_H) \
-                elisa/apps/app.h
-HV_OWN_OBJS  := $(HV_OBJDIR)/host_vmfunc.o $(HV_OBJDIR)/host_vmfunc_ctx.o $(HV_OBJDIR)/agent_blob.o \
+HV_H         := $(HV_DIR)/host_vmfunc.h $(HV_DIR)/vmfunc_installs.h $(HV_AGENT_DIR)/agent_abi.h $(VMFUNC_H) \
+                $(ELISA_HC_H) elisa/apps/app.h $(HV_DIR)/state.h
+HV_OWN_OBJS  := $(HV_OBJDIR)/host_vmfunc.o $(HV_OBJDIR)/host_vmfunc_ctx.o $(HV_OBJDIR)/vmfunc_installs.o \
+                $(HV_OBJDIR)/long_mode.o $(HV_OBJDIR)/agent_blob.o \
                 $(HV_OBJDIR)/vmfunc_gate.o $(HV_OBJDIR)/elisa_hc_check.o
 HV_OBJS      := $(HV_OWN_OBJS) vmfunc/libvmfunc.o
 
@@ -47,12 +48,18 @@ $(HV_OBJDIR)/agent_blob.o: $(HV_AGENT_DIR)/agent_blob.S $(HV_AGENT_BIN) | $(ELIS
 $(HV_OBJDIR)/vmfunc_gate.o: vmfunc/testbed/gate.S vmfunc/elisa_ids.h | $(ELISA_MGR_OBJDIR)
 	$(CC) -c -o $@ $<
 
+# The 64-bit vCPU setup shared with elisa-vmm (elisa/vmm/long_mode.h).
+$(HV_OBJDIR)/long_mode.o: elisa/vmm/long_mode.c elisa/vmm/long_mode.h | $(ELISA_MGR_OBJDIR)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(HV_OBJDIR)/host_vmfunc.o: elisa/vmm/long_mode.h
+
 # elisa/kvm's checks: the same translation the host runs on MAP_CTX (the
 # unit test uses it on the contexts).
 $(HV_OBJDIR)/elisa_hc_check.o: $(ELISA_HC_SRC) $(ELISA_HC_H) | $(ELISA_MGR_OBJDIR)
 	$(CC) $(CFLAGS) -ffreestanding -c -o $@ $<
 
-$(HV_OBJDIR)/host_vmfunc.o $(HV_OBJDIR)/host_vmfunc_ctx.o: $(HV_H)
+$(HV_OBJDIR)/host_vmfunc.o $(HV_OBJDIR)/host_vmfunc_ctx.o $(HV_OBJDIR)/vmfunc_installs.o: $(HV_H)
 
 ELISA_MGR_OBJS += $(HV_OBJS)
 $(ELISA_CTL): $(HV_OBJS)

@@ -14,7 +14,7 @@
 struct elisa_attach {
     /* NEGOTIATE_OK, as the guest must use it. */
     uint32_t guest_id, vcpu;
-    uint8_t mode;              /* ELISA_MODE_EXIT on this machine */
+    uint8_t mode;              /* ELISA_MODE_EXIT, or ELISA_MODE_VMFUNC (manager mode, elisa-kvm) */
     uint16_t doorbell;         /* I/O port the fallback gate rings, or ELISA_DOORBELL_MMIO (0):
                                 * a 32-bit store to gate_gpa + 4096, the gate block's second
                                 * page, which has no memory (elisa/guest/elisa_guest.h) */
@@ -38,6 +38,13 @@ struct elisa_attach {
      * when the vCPU is disabled or released (vmm_attach_poll). */
     int manager_fd;
     int link_fd;
+
+    /* VMFUNC mode only (manager mode): the host link's VMFUNC_INFO.  The
+     * VMM gives its guest VM the ELISA guest role {2, guest_kvm_id,
+     * manager_kvm_id}, maps the gate pages (their hash must be gate_hash),
+     * then asks the manager to install with vmm_attach_vmfunc_install. */
+    uint16_t manager_kvm_id, guest_kvm_id;
+    uint64_t gate_hash;
 };
 
 /* Negotiate vCPU `vcpu' of guest `guest' for `app' with the manager at
@@ -61,6 +68,14 @@ int vmm_attach_from_manager(const char *manager, const char *link_path, const ch
  * message (err).  Call it now and then from the VMM's loop, or poll
  * link_fd and manager_fd for input yourself. */
 int vmm_attach_poll(struct elisa_attach *a, char *err, size_t errlen);
+
+/* VMFUNC mode: ask the manager to install the contexts of KVM vCPU
+ * KVM_VCPU_ID of this guest VM (after the role and the gate pages are
+ * set); USER_MODE: the guest calls the gate at CPL 3.  Waits for
+ * VMFUNC_INSTALLED.  0, or -1 with one line in err (the manager's ERROR
+ * text, e.g. the hypercall's error name).  In vmm_manager.c. */
+int vmm_attach_vmfunc_install(struct elisa_attach *a, uint32_t kvm_vcpu_id, int user_mode, char *err,
+                              size_t errlen);
 
 /* Close every fd of a manager-mode attach (the manager then releases the
  * vCPU); fds are set to -1. */

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "long_mode.h"
 #include "vmm.h"
 
 /* Where KVM's VMX real-mode TSS goes (three pages, never used by our guest):
@@ -74,29 +75,9 @@ int vmm_kvm_open(struct vmm_kvm *k, char *err, size_t n)
         snprintf(err, n, "KVM_GET_VCPU_MMAP_SIZE: %d: %s", k->run_size, strerror(errno));
         goto fail;
     }
-    /* The supported CPUID: grow the buffer until KVM stops saying E2BIG. */
-    for (int nent = 64; nent <= 4096; nent *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof *c + (size_t)nent * sizeof c->entries[0]);
-        if (c == NULL) {
-            snprintf(err, n, "out of memory");
-            goto fail;
-        }
-        c->nent = (uint32_t)nent;
-        if (ioctl(k->fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            k->cpuid = c;
-            break;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG) {
-            snprintf(err, n, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
-            goto fail;
-        }
-    }
-    if (k->cpuid == NULL) {
-        snprintf(err, n, "KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+    k->cpuid = lm_supported_cpuid(k->fd, err, n);
+    if (k->cpuid == NULL)
         goto fail;
-    }
     return 0;
 fail:
     close(k->fd);
@@ -169,6 +150,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     vm->vcpu_fd = vm->vm_fd = -1;
+    vmm_vmfunc_unmap_gate(&vm->vmfunc);   /* after the VM: no slot points at it any more */
     if (vm->ram != NULL)
         munmap(vm->ram, ELISA_VMM_RAM_SIZE);
     if (vm->mailbox != NULL)

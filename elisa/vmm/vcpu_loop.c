@@ -179,7 +179,9 @@ static int port_io(struct vmm_vm *vm)
     uint32_t v = 0;
     memcpy(&v, (const uint8_t *)run + off, size);   /* x86: little-endian, low bytes first */
 
-    if (vm->at.doorbell != ELISA_DOORBELL_MMIO && port == vm->at.doorbell && size == 4)
+    /* VMFUNC mode has no doorbell: the guest enters the sub context itself. */
+    if (vm->at.mode == ELISA_MODE_EXIT && vm->at.doorbell != ELISA_DOORBELL_MMIO && port == vm->at.doorbell &&
+        size == 4)
         return ring_doorbell(vm, v);
     if (port == ELISA_VMM_PORT_NULL && size == 4) {
         vm->null_exits++;
@@ -205,7 +207,8 @@ static int mmio(struct vmm_vm *vm)
     uint64_t v = 0;
     memcpy(&v, run->mmio.data, len);                /* little-endian, low bytes first */
 
-    if (vm->at.doorbell == ELISA_DOORBELL_MMIO && gpa == vm->at.gate_gpa + ELISA_MB_DOORBELL && len == 4)
+    if (vm->at.mode == ELISA_MODE_EXIT && vm->at.doorbell == ELISA_DOORBELL_MMIO &&
+        gpa == vm->at.gate_gpa + ELISA_MB_DOORBELL && len == 4)
         return ring_doorbell(vm, (uint32_t)v);
     if (gpa == ELISA_VMM_DEVICE_GPA + ELISA_VMM_DEV_CONTROL && len == 4)
         return control(vm, (uint32_t)v);

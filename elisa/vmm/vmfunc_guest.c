@@ -36,7 +36,7 @@ int vmm_vmfunc_set_role(int vm_fd, uint32_t guest_kvm_id, uint32_t manager_kvm_i
     if (ioctl(vm_fd, KVM_CHECK_EXTENSION, ELISA_KVM_CAP) <= 0) {
         snprintf(err, n, "this host's KVM has no ELISA capability (KVM_CHECK_EXTENSION 0x454c = 0): "
                  "install the elisa-kvm modules on an Intel host with VMFUNC (elisa/kvm/README.md), "
-                 "or run the guest in EXIT mode");
+                 "or start the manager with --host exit");
         return -1;
     }
     struct kvm_enable_cap cap;
@@ -97,8 +97,19 @@ int vmm_vmfunc_map_gate(int vm_fd, uint64_t gate_gpa, uint64_t expect_hash, stru
     memcpy(g->gate_pages, elisa_gate_top, PAGE);                    /* top: ends in VMFUNC(0, 1) */
     memcpy(g->gate_pages + PAGE, elisa_gate_top + 2 * PAGE, PAGE);  /* bottom: where VMFUNC(0, 0) lands */
     /* The middle page, gate_gpa + 4 KiB, stays without a slot. */
-    if (slot(vm_fd, VMM_VMFUNC_SLOT_GATE_TOP, gate_gpa, g->gate_pages, err, n) != 0 ||
-        slot(vm_fd, VMM_VMFUNC_SLOT_GATE_BOTTOM, gate_gpa + 2 * PAGE, g->gate_pages + PAGE, err, n) != 0) {
+    if (slot(vm_fd, VMM_VMFUNC_SLOT_GATE_TOP, gate_gpa, g->gate_pages, err, n) != 0) {
+        vmm_vmfunc_unmap_gate(g);
+        return -1;
+    }
+    if (slot(vm_fd, VMM_VMFUNC_SLOT_GATE_BOTTOM, gate_gpa + 2 * PAGE, g->gate_pages + PAGE, err, n) != 0) {
+        /* Delete the top page's slot first (memory_size 0: api.rst,
+         * KVM_SET_USER_MEMORY_REGION): a slot must never name memory this
+         * process has unmapped. */
+        struct kvm_userspace_memory_region del = { .slot = VMM_VMFUNC_SLOT_GATE_TOP, .memory_size = 0 };
+        if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &del) < 0) {
+            g->gate_pages_stuck = 1;   /* keep the pages mapped: KVM still points at them */
+            return -1;
+        }
         vmm_vmfunc_unmap_gate(g);
         return -1;
     }
@@ -107,6 +118,8 @@ int vmm_vmfunc_map_gate(int vm_fd, uint64_t gate_gpa, uint64_t expect_hash, stru
 
 void vmm_vmfunc_unmap_gate(struct vmm_vmfunc_guest *g)
 {
+    if (g->gate_pages_stuck)
+        return;
     if (g->gate_pages)
         munmap(g->gate_pages, 2 * PAGE);
     g->gate_pages = NULL;

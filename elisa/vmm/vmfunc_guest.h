@@ -9,8 +9,9 @@
  *      have it, or the guest could read and write the gate's variables;
  *   3. the guest then calls elisa_ctx_vmfunc(gate_gva) (elisa_guest.h).
  * The port area is mapped as in EXIT mode (guest_mem.c, slot 2).
- * Not run here (no VMX): compile-checked only; see
- * elisa/manager/VMFUNC_HOST.md.
+ * Run here only up to step 1, which fails on this PVM KVM with the
+ * capability line (elisa/vmm/test_vmm.sh); steps 2-3 need elisa-kvm on an
+ * Intel host (elisa/manager/README.md, "Host kind vmfunc").
  */
 #ifndef ELISA_VMM_VMFUNC_GUEST_H
 #define ELISA_VMM_VMFUNC_GUEST_H
@@ -23,7 +24,8 @@
 #define VMM_VMFUNC_SLOT_GATE_BOTTOM 4u
 
 struct vmm_vmfunc_guest {
-    uint8_t *gate_pages;        /* 2 pages: top, bottom (mmap'ed) */
+    uint8_t *gate_pages;        /* 2 pages: top, bottom (mmap'ed), NULL: none */
+    int gate_pages_stuck;       /* a slot could not be deleted: never unmap them */
 };
 
 /* Step 1.  0, or -1 with one line in err (no capability: the same line as
@@ -36,6 +38,8 @@ int vmm_vmfunc_set_role(int vm_fd, uint32_t guest_kvm_id, uint32_t manager_kvm_i
 int vmm_vmfunc_map_gate(int vm_fd, uint64_t gate_gpa, uint64_t expect_hash, struct vmm_vmfunc_guest *g,
                         char *err, size_t n);
 
+/* Unmap the pages (after the VM is closed, or before any slot names them).
+ * Safe on a zeroed struct and twice. */
 void vmm_vmfunc_unmap_gate(struct vmm_vmfunc_guest *g);
 
 #endif

@@ -469,9 +469,12 @@ int main(int argc, char **argv)
             if (vmm_attach_from_manager(o.manager, o.link_path, o.guest_names[i], 0, app_name, ask, &vm->at,
                                         err, sizeof err) != 0)
                 die("guest %s: %s", o.guest_names[i], err);
-            if (vm->at.mode != ELISA_MODE_EXIT)
-                die("guest %s: the manager chose mode %u; this VMM runs only the exit-based fallback (mode %u)",
-                    o.guest_names[i], vm->at.mode, ELISA_MODE_EXIT);
+            if (vm->at.mode != ELISA_MODE_EXIT && vm->at.mode != ELISA_MODE_VMFUNC)
+                die("guest %s: the manager chose mode %u; this VMM runs EXIT (%u) or VMFUNC (%u)",
+                    o.guest_names[i], vm->at.mode, ELISA_MODE_EXIT, ELISA_MODE_VMFUNC);
+            if (vm->at.mode == ELISA_MODE_VMFUNC && o.bench)
+                die("guest %s: --bench compares the exit-based fallback's costs; run it with a --host exit "
+                    "manager", o.guest_names[i]);
             if (vmm_app_load_fd(vm->at.app_fd, vm->at.app_size, vm->at.entry_offset, vm->at.app, &apps[i], err,
                                 sizeof err) != 0)
                 die("guest %s: %s", o.guest_names[i], err);
@@ -484,9 +487,22 @@ int main(int argc, char **argv)
          * I/O needs CPL 0 on PVM. */
         vm->cpl = o.cpl != VMM_CPL_AUTO ? o.cpl : (vm->at.doorbell == ELISA_DOORBELL_MMIO ? 3 : 0);
         fill_boot(&o, &roles, vm);
-        if (vmm_vm_create(&kvm, vm, err, sizeof err) != 0 ||
-            vmm_guest_setup(vm, image, image_size, err, sizeof err) != 0)
+        if (vmm_vm_create(&kvm, vm, err, sizeof err) != 0)
             die("guest %u: %s", i, err);
+        /* VMFUNC (ELISA proper, elisa/vmm/vmfunc_guest.h): the guest role
+         * before the manager may install anything for this VM. */
+        if (vm->at.mode == ELISA_MODE_VMFUNC &&
+            vmm_vmfunc_set_role(vm->vm_fd, vm->at.guest_kvm_id, vm->at.manager_kvm_id, err, sizeof err) != 0)
+            die("guest %s: %s", o.guest_names[i], err);
+        if (vmm_guest_setup(vm, image, image_size, err, sizeof err) != 0)
+            die("guest %u: %s", i, err);
+        if (vm->at.mode == ELISA_MODE_VMFUNC) {
+            /* The gate's top and bottom pages, then the manager's install of
+             * this VM's vCPU 0 (KVM_CREATE_VCPU's id, kvm_setup.c). */
+            if (vmm_vmfunc_map_gate(vm->vm_fd, vm->at.gate_gpa, vm->at.gate_hash, &vm->vmfunc, err, sizeof err) != 0 ||
+                vmm_attach_vmfunc_install(&vm->at, 0, vm->cpl == 3, err, sizeof err) != 0)
+                die("guest %s: %s", o.guest_names[i], err);
+        }
     }
     free(image);
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "attach.h"
+#include "vmfunc_guest.h"
 #include "vmm_boot.h"
 #include "../apps/app.h"
 
@@ -82,7 +83,8 @@ struct vmm_vm {
     struct kvm_run *run;
     int run_size;
     uint8_t *ram;                    /* ELISA_VMM_RAM_SIZE bytes, GPA 0 */
-    volatile uint64_t *mailbox;      /* one page at at.gate_gpa */
+    volatile uint64_t *mailbox;      /* EXIT mode: one page at at.gate_gpa */
+    struct vmm_vmfunc_guest vmfunc;  /* VMFUNC mode: the gate's top and bottom pages */
     uint8_t *region;                 /* the whole shared region (the app's env) */
     uint8_t *port_area;              /* region bytes at at.guest_off, at at.shared_gpa */
     struct elisa_sub_env env;

@@ -18,7 +18,10 @@ VMM_DIR      := elisa/vmm
 VMM_OBJDIR   := $(VMM_DIR)/obj
 VMM_BIN      := $(VMM_DIR)/elisa-vmm
 VMM_SRCS     := $(addprefix $(VMM_DIR)/,vmm.c kvm_setup.c guest_mem.c host_app.c standalone.c doorbell.c \
-                  vcpu_loop.c summary.c bench.c)
+                  vcpu_loop.c summary.c bench.c vmfunc_guest.c long_mode.c)
+# VMFUNC mode maps the gate block's bytes (vmfunc/testbed/gate.S) into the
+# guest: the same object the manager links (elisa/manager/vmfunc_host.mk).
+VMM_GATE_OBJ := $(VMM_OBJDIR)/vmfunc_gate.o
 # The manager-mode attach (vmm_attach_from_manager, vmm_attach_poll,
 # vmm_attach_release) is built by elisa/manager/manager.mk, included before
 # this file, as $(ELISA_VMM_MANAGER_OBJ) with $(ELISA_VMM_MANAGER_DEPS).
@@ -32,10 +35,13 @@ $(VMM_OBJDIR):
 $(VMM_OBJDIR)/%.o: $(VMM_DIR)/%.c $(VMM_HDRS) | $(VMM_OBJDIR)
 	$(CC) $(CFLAGS) -pthread -Ielisa/apps -Ielisa/vmnet -c -o $@ $<
 
-$(VMM_BIN): $(VMM_OBJS) $(VMNET_OBJS) elisa/apps/app_image.o $(ELISA_GUEST_LIB) $(VMM_MANAGER_LINK) \
+$(VMM_GATE_OBJ): vmfunc/testbed/gate.S vmfunc/elisa_ids.h | $(VMM_OBJDIR)
+	$(CC) -c -o $@ $<
+
+$(VMM_BIN): $(VMM_OBJS) $(VMM_GATE_OBJ) $(VMNET_OBJS) elisa/apps/app_image.o $(ELISA_GUEST_LIB) $(VMM_MANAGER_LINK) \
             $(VMM_DIR)/guest/guest.bin elisa/apps/nop.so elisa/apps/vmnet.so
-	$(CC) $(CFLAGS) -pthread -o $@ $(VMM_OBJS) $(VMNET_OBJS) elisa/apps/app_image.o $(VMM_MANAGER_LINK) \
-	      $(ELISA_GUEST_LIB)
+	$(CC) $(CFLAGS) -pthread -o $@ $(VMM_OBJS) $(VMM_GATE_OBJ) $(VMNET_OBJS) elisa/apps/app_image.o \
+	      $(VMM_MANAGER_LINK) $(ELISA_GUEST_LIB)
 
 # --- the guest image ---------------------------------------------------------
 VMM_GUEST_DIR    := $(VMM_DIR)/guest

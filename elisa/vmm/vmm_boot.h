@@ -111,8 +111,8 @@ struct elisa_vmm_boot {
     uint32_t peer;              /* pingpong peer's index */
     uint32_t hostile;           /* enum elisa_vmm_hostile */
     uint32_t corrupt_at;        /* negative control: flip a byte of this outgoing frame */
-    /* the ELISA context (EXIT mode) */
-    uint32_t elisa_mode;        /* ELISA_MODE_EXIT */
+    /* the ELISA context */
+    uint32_t elisa_mode;        /* ELISA_MODE_EXIT, or ELISA_MODE_VMFUNC (gate_gva: the 12 KiB gate) */
     uint16_t doorbell;          /* a port, or ELISA_DOORBELL_MMIO (0) */
     uint16_t cpl;               /* the privilege level the guest runs at (0 or 3) */
     uint64_t gate_gva;          /* the mailbox page */

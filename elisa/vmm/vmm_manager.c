@@ -118,6 +118,79 @@ static int same_as_negotiated(const struct elisa_link_attach_ok *a,
     return 0;
 }
 
+/* Send M on LINK and wait for the answer of type WANT (or ERROR). 0 with
+ * *M the answer, or -1 with err. */
+static int link_ask(int link, const char *link_path, struct elisa_link_msg *m, unsigned want,
+                    uint32_t guest_id, uint32_t vcpu, char *err, size_t errlen)
+{
+    const char *asked = elisa_link_type_name(m->type);
+    int fds[ELISA_LINK_FDS_MAX], nfds = 0;
+
+    if (elisa_link_send(link, m, NULL, 0, err, errlen) != 0)
+        return -1;
+    struct pollfd p = { link, POLLIN, 0 };
+    if (poll(&p, 1, LINK_REPLY_MS) != 1) {
+        snprintf(err, errlen, "host link %s: no answer to %s within %d ms", link_path, asked, LINK_REPLY_MS);
+        return -1;
+    }
+    int rc = elisa_link_recv(link, m, fds, &nfds, err, errlen);
+    for (int i = 0; i < nfds; i++)   /* none is expected: recv refuses fds with these types */
+        close(fds[i]);
+    if (rc == 0)
+        snprintf(err, errlen, "host link %s: the manager closed it", link_path);
+    if (rc != 1)
+        return -1;
+    if (m->type == ELISA_LINK_ERROR) {
+        snprintf(err, errlen, "manager refused %s for guest id %u vCPU %u: %s", asked, guest_id, vcpu,
+                 m->u.error.text);
+        return -1;
+    }
+    /* All answers here carry guest_id and vcpu first (attach / vmfunc_info). */
+    if (m->type != want || m->u.attach.guest_id != guest_id || m->u.attach.vcpu != vcpu) {
+        snprintf(err, errlen, "host link %s: %s answered with %s (guest id %u vCPU %u)", link_path, asked,
+                 elisa_link_type_name(m->type), m->u.attach.guest_id, m->u.attach.vcpu);
+        return -1;
+    }
+    return 0;
+}
+
+/* VMFUNC mode: the KVM ids and the gate's hash (VMFUNC_QUERY). */
+static int vmfunc_query(int link, const char *link_path, struct elisa_attach *out, char *err, size_t errlen)
+{
+    struct elisa_link_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = ELISA_LINK_VMFUNC_QUERY;
+    m.u.attach.guest_id = out->guest_id;
+    m.u.attach.vcpu = out->vcpu;
+    if (link_ask(link, link_path, &m, ELISA_LINK_VMFUNC_INFO, out->guest_id, out->vcpu, err, errlen) != 0)
+        return -1;
+    out->manager_kvm_id = m.u.vmfunc_info.manager_kvm_id;
+    out->guest_kvm_id = m.u.vmfunc_info.guest_kvm_id;
+    out->gate_hash = m.u.vmfunc_info.gate_hash;
+    return 0;
+}
+
+int vmm_attach_vmfunc_install(struct elisa_attach *a, uint32_t kvm_vcpu_id, int user_mode, char *err,
+                              size_t errlen)
+{
+    struct elisa_link_msg m;
+
+    if (a->link_fd < 0 || a->mode != PROTO_MODE_VMFUNC) {
+        snprintf(err, errlen, "guest id %u vCPU %u is not attached in VMFUNC mode through a manager",
+                 a->guest_id, a->vcpu);
+        return -1;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = ELISA_LINK_VMFUNC_INSTALL;
+    m.u.vmfunc_install.guest_id = a->guest_id;
+    m.u.vmfunc_install.vcpu = a->vcpu;
+    m.u.vmfunc_install.kvm_vcpu_id = kvm_vcpu_id;
+    m.u.vmfunc_install.user_mode = user_mode ? 1 : 0;
+    return link_ask(a->link_fd, "(attached)", &m, ELISA_LINK_VMFUNC_INSTALLED, a->guest_id, a->vcpu, err,
+                    errlen);
+}
+
 int vmm_attach_from_manager(const char *manager, const char *link_path, const char *guest,
                             uint32_t vcpu, const char *app, uint64_t shared_size,
                             struct elisa_attach *out, char *err, size_t errlen)
@@ -139,12 +212,6 @@ int vmm_attach_from_manager(const char *manager, const char *link_path, const ch
     rc = elisa_neg_vcpu(n, vcpu, app, shared_size, &ok, err, errlen);
     if (rc != 0)
         goto fail;
-    if (ok.mode != PROTO_MODE_EXIT) {
-        snprintf(err, errlen, "manager at %s offers mode %u for guest %s; this VMM runs only the "
-                 "exit-based fallback: start the manager with --host exit", manager, ok.mode,
-                 guest);
-        goto fail;
-    }
 
     if (!link_path)
         link_path = elisa_link_default_path(path, sizeof(path));
@@ -204,6 +271,8 @@ int vmm_attach_from_manager(const char *manager, const char *link_path, const ch
     out->env_arg = a->env_arg;
     out->app_size = a->app_size;
     snprintf(out->app, sizeof(out->app), "%s", a->app);
+    if (out->mode == PROTO_MODE_VMFUNC && vmfunc_query(link, link_path, out, err, errlen) != 0)
+        goto fail;
     out->manager_fd = n->fd;   /* the guest's contexts live as long as this */
     out->link_fd = link;
     free(n);

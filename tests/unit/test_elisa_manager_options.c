@@ -99,6 +99,13 @@ static void test_everything_given(void **state)
     assert_int_equal(o.doorbell, 0x5e1a);
     assert_int_equal(parse("--host", "vmfunc", "--app", "nop=n.so", NULL), 0);
     assert_int_equal(o.host, MGR_HOST_VMFUNC);
+    assert_int_equal(o.elisa_id, MGR_DEFAULT_ELISA_ID);
+    assert_false(o.no_manager_vm);
+    assert_int_equal(parse("--host", "vmfunc", "--elisa-id=0x10", "--no-manager-vm", "--app", "nop=n.so", NULL), 0);
+    assert_int_equal(o.elisa_id, 16);
+    assert_true(o.no_manager_vm);
+    assert_int_equal(parse("--host", "vmfunc", "--elisa-id", "65279", "--app", "nop=n.so", NULL), 0);
+    assert_int_equal(o.elisa_id, 65279);
 }
 
 static void test_refusals(void **state)
@@ -136,6 +143,9 @@ static void test_refusals(void **state)
     REFUSED("--gate-gpa -1: not a number", "--gate-gpa", "-1");
     REFUSED("--shared-stride 4Q: not a number", "--shared-stride", "4Q");
     REFUSED("--name a b: use 1..63", "--name", "a b");
+    REFUSED("--elisa-id 0: use 1..65279", "--host", "vmfunc", "--elisa-id", "0");
+    REFUSED("--elisa-id 65280: use 1..65279", "--host", "vmfunc", "--elisa-id", "65280");
+    REFUSED("--no-manager-vm is for --host vmfunc only", "--no-manager-vm", "--app", "nop=n.so");
     REFUSED("a unix socket's limit",
             "--link", "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock");
 #undef REFUSED

@@ -9,7 +9,12 @@
  *   - the agent mailbox encoding and the agent's refusal rule;
  *   - the agent itself on this machine's /dev/kvm (ECHO: the manager VM in
  *     64-bit mode at CPL 0, the mailbox, the doorbell), and the capability
- *     check's one line.
+ *     check's one line;
+ *   - the SEQUENCING of installs (elisa/manager/vmfunc_installs.c with
+ *     hv_install/hv_uninstall/hv_set_enabled): a recorder stands in for
+ *     the hypercall (hv_host.hypercall), so this checks the order of calls,
+ *     their arguments, the clean-up after a failing step and the chunk
+ *     bookkeeping - NOT any hypercall: none runs here (no elisa-kvm).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +25,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "../../elisa/manager/host_vmfunc.h"
+#include "../../elisa/manager/vmfunc_installs.h"
 #include "../../elisa/kvm/elisa_hc_check.h"
 
 #define PAGE 4096ull
@@ -507,6 +516,154 @@ static void test_capability_check(void **state)
     assert_string_equal(err, no_cap);
 }
 
+/* --- install sequencing against a recorder (not a hypercall test) ------------------ */
+
+struct hc_call { uint64_t nr, a[4]; };
+static struct hc_call calls[64];
+static unsigned ncalls;
+static uint64_t fail_nr;        /* this hypercall number answers fail_rc */
+static long fail_rc;
+
+static long recorder(struct hv_host *h, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    (void)h;
+    assert_true(ncalls < 64);
+    calls[ncalls++] = (struct hc_call){ nr, { a0, a1, a2, a3 } };
+    return nr == fail_nr ? fail_rc : 0;
+}
+
+static void expect_call(unsigned i, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    assert_true(i < ncalls);
+    assert_true(calls[i].nr == nr);
+    assert_true(calls[i].a[0] == a0 && calls[i].a[1] == a1 && calls[i].a[2] == a2 && calls[i].a[3] == a3);
+}
+
+static unsigned chunks_used(const struct hv_host *h)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < HV_CHUNKS; k++)
+        n += h->chunk_used[k];
+    return n;
+}
+
+static void test_install_sequencing(void **state)
+{
+    struct fixture *f = *state;
+    static struct hv_host h;
+    static struct mgr_vmfunc v;
+    struct mgr_layout layout = { .mode = PROTO_MODE_VMFUNC, .gate_gpa = 0xC0000000ull, .gate_gva = 0xC0000000ull,
+                                 .shared_gpa = WIN_GPA, .shared_stride = 4ull << 20 };
+    char err[256] = "";
+
+    /* A host with a real (sparse) pool memfd and no VM: hypercalls go to
+     * the recorder. */
+    memset(&h, 0, sizeof h);
+    h.kvm_fd = h.vm_fd = h.vcpu_fd = -1;
+    h.pool_fd = memfd_create("pool", MFD_CLOEXEC);
+    assert_true(h.pool_fd >= 0);
+    assert_int_equal(ftruncate(h.pool_fd, (off_t)HV_POOL_SIZE), 0);
+    h.pool.base = mmap(NULL, HV_POOL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, h.pool_fd, 0);
+    assert_true(h.pool.base != MAP_FAILED);
+    h.pool.gpa = ELISA_AGENT_POOL_GPA;
+    h.pool.size = HV_POOL_SIZE;
+    h.hypercall = recorder;
+    fail_nr = 0;
+    ncalls = 0;
+
+    assert_int_equal(mgr_vmfunc_init(&v, &h, 65535 - MGR_GUESTS_MAX + 1, &layout, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--elisa-id"));
+    assert_int_equal(mgr_vmfunc_init(&v, &h, 100, &layout, err, sizeof err), 0);
+    assert_true(v.win_size == WIN_SIZE);
+    v.apps[0] = (struct mgr_vmfunc_app){ f->app, sizeof f->app, 0x123, ELISA_AGENT_REGION_GPA, REGION_SIZE };
+    struct mgr_ctx c;
+    memset(&c, 0, sizeof c);
+    c.used = true;
+    c.guest = 2;              /* state index: KVM id 100 + 1 + 2 */
+    c.vcpu = 1;
+    c.port = 5;
+    c.ok.gate_gpa = c.ok.gate_gva = GATE_GPA;
+    assert_int_equal(mgr_vmfunc_guest_kvm_id(&v, 2), 103);
+
+    /* Install: MAP_CTX gate (index 1), MAP_CTX sub (index 2), ENABLE. */
+    assert_int_equal(mgr_vmfunc_install(&v, &c, 42, 0, 9, 7, true, err, sizeof err), 0);
+    assert_int_equal(ncalls, 3);
+    const struct mgr_vmfunc_entry *e = &v.e[0];
+    assert_true(e->used && e->enabled && e->guest_id == 42 && e->vcpu == 1 && e->link == 9);
+    expect_call(0, ELISA_HC_MAP_CTX, 103, 7, VMF_CTX_GATE, e->ctx->gate_root);
+    expect_call(1, ELISA_HC_MAP_CTX, 103, 7, VMF_CTX_SUB, e->ctx->sub_root);
+    expect_call(2, ELISA_HC_ENABLE, 103, 7, 0, 0);
+    assert_true(e->ctx->gate_root >= h.pool.gpa && e->ctx->gate_root < h.pool.gpa + HV_CHUNK_SIZE);
+    assert_true(e->ctx->env.arg == 5 && e->ctx->env.vcpu == 1);
+    assert_int_equal(chunks_used(&h), 1);
+    assert_int_equal(v.installed, 1);
+
+    /* Disable: DISABLE, contexts kept; a second disable does nothing. */
+    ncalls = 0;
+    assert_string_equal(mgr_vmfunc_detach(&v, 42, 1, MGR_DETACH_DISABLED, err, sizeof err), "DISABLE done");
+    assert_string_equal(mgr_vmfunc_detach(&v, 42, 1, MGR_DETACH_DISABLED, err, sizeof err), "already disabled");
+    assert_int_equal(ncalls, 1);
+    expect_call(0, ELISA_HC_DISABLE, 103, 7, 0, 0);
+    assert_string_equal(mgr_vmfunc_detach(&v, 42, 2, MGR_DETACH_RELEASED, err, sizeof err), "nothing installed");
+
+    /* Install again (the host attached again): the old one is torn down first. */
+    ncalls = 0;
+    assert_int_equal(mgr_vmfunc_install(&v, &c, 42, 0, 9, 8, false, err, sizeof err), 0);
+    assert_int_equal(ncalls, 4);
+    expect_call(0, ELISA_HC_TEARDOWN, 103, 7, 0, 0);
+    expect_call(3, ELISA_HC_ENABLE, 103, 8, 0, 0);
+    assert_int_equal(chunks_used(&h), 1);
+    assert_int_equal(v.installed, 1);
+
+    /* A failing step: ENABLE says NOTSUP -> TEARDOWN, chunk freed, error named. */
+    struct mgr_ctx c2 = c;
+    c2.vcpu = 3;
+    ncalls = 0;
+    fail_nr = ELISA_HC_ENABLE;
+    fail_rc = -ELISA_E_NOTSUP;
+    assert_int_equal(mgr_vmfunc_install(&v, &c2, 42, 0, 9, 3, true, err, sizeof err), -1);
+    assert_non_null(strstr(err, "NOTSUP"));
+    assert_int_equal(ncalls, 4);
+    expect_call(3, ELISA_HC_TEARDOWN, 103, 3, 0, 0);
+    assert_int_equal(chunks_used(&h), 1);
+    assert_int_equal(v.installed, 1);
+    fail_nr = 0;
+
+    /* The link goes: TEARDOWN of what it installed, chunk free again;
+     * another link's install stays. */
+    assert_int_equal(mgr_vmfunc_install(&v, &c2, 42, 0, 10, 3, true, err, sizeof err), 0);
+    ncalls = 0;
+    assert_int_equal(mgr_vmfunc_link_gone(&v, 9, err, sizeof err), 1);
+    assert_int_equal(ncalls, 1);
+    expect_call(0, ELISA_HC_TEARDOWN, 103, 8, 0, 0);
+    assert_int_equal(chunks_used(&h), 1);
+
+    /* A TEARDOWN the host refuses (PERM): the entry and its chunk are
+     * kept (the guest's EPTP list may still name those pages). */
+    fail_nr = ELISA_HC_TEARDOWN;
+    fail_rc = -ELISA_E_PERM;
+    assert_string_equal(mgr_vmfunc_detach(&v, 42, 3, MGR_DETACH_RELEASED, err, sizeof err), "TEARDOWN failed");
+    assert_non_null(strstr(err, "PERM"));
+    assert_int_equal(v.installed, 1);
+    assert_int_equal(chunks_used(&h), 1);
+    /* A guest VM already gone (NOVM) counts as torn down. */
+    fail_rc = -ELISA_E_NOVM;
+    assert_int_equal(mgr_vmfunc_stop(&v, err, sizeof err), 1);
+    assert_int_equal(v.installed, 0);
+    assert_int_equal(chunks_used(&h), 0);
+    fail_nr = 0;
+
+    /* Without a manager VM every install is refused, in one line. */
+    struct mgr_vmfunc nov;
+    assert_int_equal(mgr_vmfunc_init(&nov, NULL, 100, &layout, err, sizeof err), 0);
+    assert_int_equal(mgr_vmfunc_install(&nov, &c, 42, 0, 9, 7, true, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--no-manager-vm"));
+    assert_string_equal(mgr_vmfunc_detach(&nov, 42, 1, MGR_DETACH_STOPPING, err, sizeof err), "nothing installed");
+
+    munmap(h.pool.base, HV_POOL_SIZE);
+    close(h.pool_fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_encoding),
         cmocka_unit_test(test_agent_on_kvm),
         cmocka_unit_test(test_capability_check),
+        cmocka_unit_test_setup_teardown(test_install_sequencing, setup, teardown),
     };
     return cmocka_run_group_tests_name("elisa-vmfunc-host", tests, NULL, NULL);
 }

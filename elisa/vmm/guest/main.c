@@ -1,5 +1,6 @@
 /* elisa/vmm/guest/main.c - the bare-metal guest's main: take the boot
- * parameters, set up the ELISA context (EXIT mode: mailbox + doorbell),
+ * parameters, set up the ELISA context (VMFUNC: the gate; EXIT: mailbox +
+ * doorbell),
  * open the vmnet port, run the program the VMM chose, and report DONE,
  * where the VMM ends the VM. */
 #include "guest.h"
@@ -24,8 +25,15 @@ void guest_main(const struct elisa_vmm_boot *boot)
     g->report->magic = ELISA_VMM_REPORT_MAGIC;
     poll_init(&g->poll, &g->boot, (uint64_t *)&g->report->yields);
 
-    if (g->boot.elisa_mode != ELISA_MODE_EXIT ||
-        elisa_ctx_exit(&the_ctx, g->boot.gate_gva, g->boot.doorbell) != 0) {
+    /* VMFUNC: the manager installed the gate and sub contexts of this vCPU
+     * (elisa/manager/README.md, "Host kind vmfunc"); a call to the gate
+     * switches EPT views with no exit.  EXIT: the mailbox and doorbell. */
+    int ctx_rc = -1;
+    if (g->boot.elisa_mode == ELISA_MODE_VMFUNC)
+        ctx_rc = elisa_ctx_vmfunc(&the_ctx, g->boot.gate_gva);
+    else if (g->boot.elisa_mode == ELISA_MODE_EXIT)
+        ctx_rc = elisa_ctx_exit(&the_ctx, g->boot.gate_gva, g->boot.doorbell);
+    if (ctx_rc != 0) {
         con_str("cannot set up the ELISA context: mode ");
         con_u64(g->boot.elisa_mode);
         con_str(", mailbox ");
