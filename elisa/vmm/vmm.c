@@ -465,7 +465,9 @@ int main(int argc, char **argv)
                     sizeof app_name - 1);
             memcpy(app_name, base, len);
             app_name[len] = 0;
-            uint64_t ask = o.shared_size ? o.shared_size : vmm_vmnet_area_size(o.ring_slots);
+            /* 0 asks for whatever the app needs: the manager chose the
+             * region's geometry, and the guest reads it from its area. */
+            uint64_t ask = o.shared_size;
             if (vmm_attach_from_manager(o.manager, o.link_path, o.guest_names[i], 0, app_name, ask, &vm->at,
                                         err, sizeof err) != 0)
                 die("guest %s: %s", o.guest_names[i], err);
