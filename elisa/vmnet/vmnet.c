@@ -187,6 +187,17 @@ static int load_geom(const void *mem, uint64_t size, struct geom *g)
     return VMNET_OK;
 }
 
+/* load_geom, then the port number against it: every per-port entry point
+ * starts here. */
+static int load_port_geom(const void *mem, uint64_t size, uint32_t port, struct geom *g)
+{
+    int err = load_geom(mem, size, g);
+
+    if (err != VMNET_OK)
+        return err;
+    return port < g->nports ? VMNET_OK : VMNET_EPORT;
+}
+
 static struct vmnet_port_priv *port_priv(void *mem, const struct geom *g, uint32_t port)
 {
     return (struct vmnet_port_priv *)((uint8_t *)mem + g->priv_off) + port;
@@ -302,11 +313,11 @@ uint64_t vmnet_port_area_size(const void *mem, uint64_t size)
 int vmnet_port_stats(const void *mem, uint64_t size, uint32_t port, struct vmnet_port_stats *out)
 {
     struct geom g;
-    int err = load_geom(mem, size, &g);
+    int err = load_port_geom(mem, size, port, &g);
 
     if (err != VMNET_OK)
         return err;
-    if (port >= g.nports || out == NULL)
+    if (out == NULL)
         return VMNET_EPORT;
     /* Word by word: a struct assignment may become a call to memcpy. */
     const volatile uint64_t *s = (const volatile uint64_t *)&port_priv((void *)mem, &g, port)->stats;
@@ -327,12 +338,10 @@ int vmnet_port_stats(const void *mem, uint64_t size, uint32_t port, struct vmnet
 int vmnet_port_reset(void *mem, uint64_t size, uint32_t port)
 {
     struct geom g;
-    int err = load_geom(mem, size, &g);
+    int err = load_port_geom(mem, size, port, &g);
 
     if (err != VMNET_OK)
         return err;
-    if (port >= g.nports)
-        return VMNET_EPORT;
     struct vmnet_hdr *h = mem;
     if (!lock_take(&h->lock))
         return VMNET_EBUSY;
@@ -600,12 +609,10 @@ static int switch_port(void *mem, const struct geom *g, struct vmnet_hdr *h, uin
 int vmnet_switch_tx(void *mem, uint64_t size, uint32_t port)
 {
     struct geom g;
-    int err = load_geom(mem, size, &g);
+    int err = load_port_geom(mem, size, port, &g);
 
     if (err != VMNET_OK)
         return err;
-    if (port >= g.nports)
-        return VMNET_EPORT;
     struct vmnet_hdr *h = mem;
     if (!lock_take(&h->lock)) {
         __atomic_fetch_add(&h->busy, 1, __ATOMIC_RELAXED);
@@ -631,12 +638,10 @@ static void region_port(void *mem, const struct geom *g, uint32_t port, struct v
 static int open_port(void *mem, uint64_t size, uint32_t port, struct vmnet_guest_port *gp)
 {
     struct geom g;
-    int err = load_geom(mem, size, &g);
+    int err = load_port_geom(mem, size, port, &g);
 
     if (err != VMNET_OK)
         return err;
-    if (port >= g.nports)
-        return VMNET_EPORT;
     region_port(mem, &g, port, gp);
     return VMNET_OK;
 }
