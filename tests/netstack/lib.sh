@@ -393,3 +393,25 @@ not_ok() {
 		tail -n 12 "$f" | cut -c1-200 | sed 's/^/    | /'
 	done
 }
+
+# ns_judge_bad_input NAME RC MS MUST-MENTION ERRFILE OUTFILE: the verdict on a
+# program started with a bad setting (RC its exit status under `timeout 20`,
+# MS how long it ran): it must fail (not hang, not exit 0) within 10 s, with
+# exactly one line on stderr, and that line must mention MUST-MENTION.
+ns_judge_bad_input() {
+	local name=$1 rc=$2 ms=$3 mention=$4 err=$5 out=$6 lines
+	lines=$(grep -c . "$err")
+	if [ "$rc" = 124 ]; then
+		not_ok "$name" "still running after 20 s (hang)" "$err" "$out"
+	elif [ "$rc" = 0 ]; then
+		not_ok "$name" "exit 0 with a bad setting" "$err" "$out"
+	elif [ "$lines" != 1 ]; then
+		not_ok "$name" "$lines lines on stderr (exit $rc), expected exactly one" "$err"
+	elif ! grep -q -- "$mention" "$err"; then
+		not_ok "$name" "stderr does not mention '$mention': $(cat "$err")"
+	elif [ "$ms" -ge 10000 ]; then
+		not_ok "$name" "took $ms ms (more than 10 s)"
+	else
+		ok "$name (exit $rc in $ms ms: $(cut -c1-150 "$err"))"
+	fi
+}

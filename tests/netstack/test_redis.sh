@@ -409,7 +409,7 @@ check_bad_config() {
 	want "$name" || return 0
 	local ns
 	ns_netns_create ns || { not_ok "$name" "cannot create a namespace"; return; }
-	local t0 rc lines ms
+	local t0 rc ms
 	t0=$(date +%s%N)
 	timeout 20 ip netns exec "$ns" env -u ZP_NET_ADDR -u ZP_NET_DEV -u ZP_DPDK_ARGS "$@" \
 		"$ZPRUN" --hook netstack -- redis-server --save '' --appendonly no --port "$REDIS_PORT" \
@@ -417,20 +417,7 @@ check_bad_config() {
 		</dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	lines=$(grep -c . "$WORK/$name.err")
-	if [ "$rc" = 124 ]; then
-		not_ok "$name" "still running after 20 s (hang)" "$WORK/$name.err" "$WORK/$name.out"
-	elif [ "$rc" = 0 ]; then
-		not_ok "$name" "exit 0 with a bad configuration" "$WORK/$name.err" "$WORK/$name.out"
-	elif [ "$lines" != 1 ]; then
-		not_ok "$name" "$lines lines on stderr (exit $rc), expected exactly one" "$WORK/$name.err"
-	elif ! grep -q -- "$mention" "$WORK/$name.err"; then
-		not_ok "$name" "stderr does not mention $mention: $(cat "$WORK/$name.err")"
-	elif [ "$ms" -ge 10000 ]; then
-		not_ok "$name" "took $ms ms (more than 10 s)"
-	else
-		ok "$name (exit $rc in $ms ms: $(cut -c1-110 "$WORK/$name.err"))"
-	fi
+	ns_judge_bad_input "$name" "$rc" "$ms" "$mention" "$WORK/$name.err" "$WORK/$name.out"
 	ns_netns_delete "$ns"
 }
 

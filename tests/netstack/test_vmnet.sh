@@ -120,7 +120,7 @@ fi
 # exit non-zero within 10 s with exactly one line on stderr mentioning
 # MUST-MENTION.
 check_bad() {
-	local name=$1 mention=$2 rc lines ms t0
+	local name=$1 mention=$2 rc ms t0
 	shift 2
 	want "$name" || return 0
 	t0=$(date +%s%N)
@@ -129,20 +129,7 @@ check_bad() {
 		--daemonize no </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	lines=$(grep -c . "$WORK/$name.err")
-	if [ "$rc" = 124 ]; then
-		not_ok "$name" "still running after 20 s (hang)" "$WORK/$name.err"
-	elif [ "$rc" = 0 ]; then
-		not_ok "$name" "exit 0 with a bad setting" "$WORK/$name.err" "$WORK/$name.out"
-	elif [ "$lines" != 1 ]; then
-		not_ok "$name" "$lines lines on stderr (exit $rc), expected exactly one" "$WORK/$name.err"
-	elif ! grep -q -- "$mention" "$WORK/$name.err"; then
-		not_ok "$name" "stderr does not mention '$mention': $(cat "$WORK/$name.err")"
-	elif [ "$ms" -ge 10000 ]; then
-		not_ok "$name" "took $ms ms"
-	else
-		ok "$name (exit $rc in $ms ms: $(cut -c1-150 "$WORK/$name.err"))"
-	fi
+	ns_judge_bad_input "$name" "$rc" "$ms" "$mention" "$WORK/$name.err" "$WORK/$name.out"
 }
 
 V0=(ZP_NET_DEVICE=vmnet "ZP_VMNET_REGION=$REGION" ZP_VMNET_PORT=0 "ZP_VMNET_APP=$APP")
