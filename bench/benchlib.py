@@ -99,6 +99,21 @@ def run_interleaved(cases, rounds, value_key, progress=True):
     return values
 
 
+def add_round_args(ap, full_runs):
+    """--quick and --runs, as every experiment takes them (make bench QUICK=1)."""
+    ap.add_argument("--quick", action="store_true", help="short runs (make bench QUICK=1)")
+    ap.add_argument("--runs", type=int, help=f"interleaved rounds (>= 5; default {full_runs}, quick 5)")
+
+
+def rounds_of(args, full_runs):
+    """(mode, rounds) from add_round_args' options; refuses fewer than 5 rounds."""
+    mode = "quick" if args.quick else "full"
+    runs = args.runs or (5 if args.quick else full_runs)
+    if runs < 5:
+        fail("--runs must be >= 5 (the median of fewer runs is not reported)")
+    return mode, runs
+
+
 def summarize(samples):
     return {"median": statistics.median(samples), "min": min(samples),
             "max": max(samples), "n": len(samples)}

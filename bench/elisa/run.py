@@ -123,13 +123,9 @@ def run_testbed():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short runs (make bench QUICK=1)")
-    ap.add_argument("--runs", type=int, help="interleaved rounds (>= 5)")
+    benchlib.add_round_args(ap, 7)
     args = ap.parse_args()
-    mode = "quick" if args.quick else "full"
-    runs = args.runs or (5 if args.quick else 7)
-    if runs < 5:
-        benchlib.fail("--runs must be >= 5 (the median of fewer runs is not reported)")
+    mode, runs = benchlib.rounds_of(args, 7)
     calls = CALLS[mode]
     needed = [VMM, NOP_APP, TESTBED, os.path.join("vmfunc", "testbed", "testbed.iso")]
     missing = [p for p in needed if not os.path.exists(os.path.join(REPO, p))]

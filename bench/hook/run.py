@@ -157,17 +157,13 @@ def targets_table(stats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short runs (make bench QUICK=1)")
-    ap.add_argument("--runs", type=int, help="interleaved rounds (>= 5)")
+    benchlib.add_round_args(ap, 9)
     ap.add_argument("--mechanisms", help="comma-separated subset of: "
                     + ",".join(m[0] for m in MECHANISMS) + " (default: all; a subset "
                     "is printed, never written to docs)")
     args = ap.parse_args()
 
-    mode = "quick" if args.quick else "full"
-    runs = args.runs or (5 if args.quick else 9)
-    if runs < 5:
-        benchlib.fail("--runs must be >= 5 (the median of fewer runs is not reported)")
+    mode, runs = benchlib.rounds_of(args, 9)
     iters = ITERS[mode]
     cases = build_cases(iters)
     subset = None

@@ -814,8 +814,7 @@ def write_section(body):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short runs (make bench QUICK=1)")
-    ap.add_argument("--runs", type=int, default=5, help="interleaved rounds (>= 5)")
+    benchlib.add_round_args(ap, 5)
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS),
                     help="comma-separated subset of " + ",".join(MECHANISMS))
     ap.add_argument("--workloads", default="redis,nginx", help="redis, nginx or both")
@@ -825,9 +824,7 @@ def main():
     ap.add_argument("--no-write", action="store_true",
                     help="print the tables, write nothing to docs/ (plots left in the temp dir)")
     opts = ap.parse_args()
-    opts.mode = "quick" if opts.quick else "full"
-    if opts.runs < 5:
-        benchlib.fail("--runs must be >= 5 (the median of fewer runs is not reported)")
+    opts.mode, opts.runs = benchlib.rounds_of(opts, 5)
     mechs = [m.strip() for m in opts.mechanisms.split(",") if m.strip()]
     bad = [m for m in mechs if m not in MECHANISMS]
     if bad or not mechs or len(set(mechs)) != len(mechs):

@@ -180,14 +180,10 @@ def fmt_kib(b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer rounds (make bench QUICK=1)")
-    ap.add_argument("--runs", type=int, help="interleaved rounds (>= 5)")
+    benchlib.add_round_args(ap, 11)
     args = ap.parse_args()
 
-    mode = "quick" if args.quick else "full"
-    runs = args.runs or (5 if args.quick else 11)
-    if runs < 5:
-        benchlib.fail("--runs must be >= 5 (the median of fewer runs is not reported)")
+    mode, runs = benchlib.rounds_of(args, 11)
 
     for var in STRIP_ENV:
         os.environ.pop(var, None)
